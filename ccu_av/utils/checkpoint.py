@@ -1,0 +1,108 @@
+"""Safe checkpoint loading under torch >= 2.6, and atomic writes of mmengine outputs.
+
+torch >= 2.6 loads with ``weights_only=True`` by default, which refuses any pickled class that is not
+on its allow-list. mmengine 0.10.7 checkpoints hold a few such classes (the message hub's
+``HistoryBuffer`` and the numpy arrays inside it). Switching safe loading off would let a checkpoint
+run arbitrary code, so instead exactly those classes are allowed, and every other one is refused
+with an error naming the file.
+
+Importing :mod:`ccu_av` installs two small overrides into mmengine (nothing else in mmengine
+offers them):
+
+* its loader for local checkpoint files loads through :func:`load_checkpoint_file`;
+* its local file backend writes every file (checkpoints, dumped results) to a temporary name
+  and renames it into place when complete, so an interrupted write never leaves a truncated file
+  under the final name.
+"""
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+import torch
+from mmengine.fileio.backends import LocalBackend, register_backend
+from mmengine.logging import HistoryBuffer
+from mmengine.runner.checkpoint import CheckpointLoader
+
+# Classes an mmengine checkpoint may hold besides tensors and plain containers.
+MMENGINE_SAFE_GLOBALS = [
+    HistoryBuffer,
+    np.ndarray,
+    np.dtype,
+    np.core.multiarray._reconstruct,
+    np.core.multiarray.scalar,
+    *{type(np.dtype(t)) for t in ('float64', 'float32', 'int64', 'int32', 'bool')},
+]
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file that cannot be used: missing, not a checkpoint, or unsafe to load."""
+
+
+def load_checkpoint_file(path: Union[str, os.PathLike], map_location: Any = 'cpu') -> Any:
+    """Load a checkpoint with ``weights_only=True``; refuse anything needing arbitrary code.
+
+    Args:
+        path: the checkpoint file.
+        map_location: as for :func:`torch.load`.
+
+    Raises:
+        CheckpointError: the file is missing, is not a torch checkpoint, or holds objects
+            whose unpickling would run code outside the allow-list.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f'checkpoint {path} does not exist or is not a file')
+    with torch.serialization.safe_globals(MMENGINE_SAFE_GLOBALS):
+        try:
+            return torch.load(path, map_location=map_location, weights_only=True)
+        except pickle.UnpicklingError as err:
+            detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise CheckpointError(
+                f'refusing to load checkpoint {path}: it holds objects whose unpickling could run '
+                f'arbitrary code ({detail}). ccu_av loads only tensors, plain Python values and '
+                'the mmengine/numpy classes it writes itself; re-save the checkpoint with plain '
+                'types, or load it only if you trust its source.') from err
+        except (EOFError, zipfile.BadZipFile, RuntimeError) as err:
+            raise CheckpointError(
+                f'{path} is not a readable torch checkpoint (truncated or another format): {err}'
+            ) from err
+
+
+def _load_from_local(filename: str, map_location: Any = None) -> Any:
+    filename = os.path.expanduser(filename)
+    return load_checkpoint_file(filename, map_location=map_location)
+
+
+class AtomicLocalBackend(LocalBackend):
+    """mmengine's local file backend whose writes are atomic (temporary name, then rename)."""
+
+    def put(self, obj: bytes, filepath: Union[str, Path]) -> None:
+        _atomic_write(Path(filepath), obj, 'wb')
+
+    def put_text(self, obj: str, filepath: Union[str, Path], encoding: str = 'utf-8') -> None:
+        _atomic_write(Path(filepath), obj.encode(encoding), 'wb')
+
+
+def _atomic_write(path: Path, data: bytes, mode: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def install_mmengine_overrides() -> None:
+    """Route mmengine's local checkpoint loading and local file writes through this module."""
+    CheckpointLoader.register_scheme(prefixes='', force=True)(_load_from_local)
+    register_backend('local', AtomicLocalBackend, force=True)

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The one entry point the README, CI and Docker images name.
+#   bash tools/ccu.sh setup            build or check the environment (tools/setup_env.sh)
+#   bash tools/ccu.sh unlearn [ARGS]   set up, then run the main job on configs/ccu_bevfusion.py
+#   bash tools/ccu.sh test [ARGS]      set up, then run the whole test suite (ARGS go to pytest)
+# The environment is $CCU_VENV, or .venv/ at the repository root.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${CCU_VENV:-$ROOT/.venv}"
+cd "$ROOT"
+
+usage() { sed -n '2,6p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+
+cmd="${1:-}"
+[[ $# -gt 0 ]] && shift
+case "$cmd" in
+    setup)
+        bash tools/setup_env.sh ;;
+    unlearn)
+        bash tools/setup_env.sh
+        if [[ ! -f tools/unlearn.py ]]; then
+            echo "ccu_av: the environment is ready, but the main job is not built yet:" >&2
+            echo "  tools/unlearn.py and configs/ccu_bevfusion.py (CCU hooks and the main job) do not exist in this checkout." >&2
+            exit 3
+        fi
+        exec "$VENV/bin/python" tools/unlearn.py configs/ccu_bevfusion.py "$@" ;;
+    test)
+        bash tools/setup_env.sh
+        exec "$VENV/bin/python" -m pytest -p no:dash tests "$@" ;;
+    *)
+        usage >&2
+        exit 2 ;;
+esac
