@@ -104,4 +104,4 @@ wanted_stamp > "$STAMP"
 log "environment ready at $VENV"
 }
 
-main "$@"
+main "$@"; exit $?  # exit here: bash must not read past this line if the file changes

@@ -1,19 +1,26 @@
 """Safe checkpoint loading under torch >= 2.6, and atomic writes of mmengine outputs.
 
 torch >= 2.6 loads with ``weights_only=True`` by default, which refuses any pickled class that is not
-on its allow-list. mmengine 0.10.7 checkpoints hold a few such classes (the message hub's
-``HistoryBuffer`` and the numpy arrays inside it). Switching safe loading off would let a checkpoint
-run arbitrary code, so instead exactly those classes are allowed, and every other one is refused
-with an error naming the file.
+on its allow-list. mmengine 0.10.7 checkpoints hold a few such objects: numpy arrays and scalars,
+and the message hub's ``HistoryBuffer``, whose own pickled state carries references to functions
+(its statistics methods, pickled through ``builtins.getattr``), which no safe loader may accept.
+Switching safe loading off would let a checkpoint run arbitrary code, so instead:
+
+* numpy arrays, dtypes and scalars are allowed;
+* ``HistoryBuffer`` is pickled through :func:`rebuild_history_buffer` (registered with
+  :mod:`copyreg`), which holds only its numbers, and that function is allowed;
+* every other class or function is refused with an error naming the file.
 
 Importing :mod:`ccu_av` installs two small overrides into mmengine (nothing else in mmengine
 offers them):
 
+* ``HistoryBuffer`` pickles through :func:`rebuild_history_buffer` (see above);
 * its loader for local checkpoint files loads through :func:`load_checkpoint_file`;
 * its local file backend writes every file (checkpoints, dumped results) to a temporary name
   and renames it into place when complete, so an interrupted write never leaves a truncated file
   under the final name.
 """
+import copyreg
 import os
 import pickle
 import tempfile
@@ -23,13 +30,26 @@ from typing import Any, Union
 
 import numpy as np
 import torch
+from mmengine.fileio import io as mmengine_io
 from mmengine.fileio.backends import LocalBackend, register_backend
 from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
-# Classes an mmengine checkpoint may hold besides tensors and plain containers.
+
+
+def rebuild_history_buffer(max_length: int, log_history: np.ndarray,
+                           count_history: np.ndarray) -> HistoryBuffer:
+    """Rebuild a message-hub ``HistoryBuffer`` from its numbers (its pickled form in ccu_av)."""
+    return HistoryBuffer(log_history.tolist(), count_history.tolist(), max_length)
+
+
+def _reduce_history_buffer(buf: HistoryBuffer):
+    return rebuild_history_buffer, (buf.max_length, buf._log_history, buf._count_history)
+
+
+# Globals an mmengine checkpoint written by ccu_av may hold besides tensors and plain containers.
 MMENGINE_SAFE_GLOBALS = [
-    HistoryBuffer,
+    rebuild_history_buffer,
     np.ndarray,
     np.dtype,
     np.core.multiarray._reconstruct,
@@ -103,6 +123,11 @@ def _atomic_write(path: Path, data: bytes, mode: str) -> None:
 
 
 def install_mmengine_overrides() -> None:
-    """Route mmengine's local checkpoint loading and local file writes through this module."""
+    """Route mmengine's checkpoint pickling, local loading and local writes through this module."""
+    copyreg.pickle(HistoryBuffer, _reduce_history_buffer)
     CheckpointLoader.register_scheme(prefixes='', force=True)(_load_from_local)
-    register_backend('local', AtomicLocalBackend, force=True)
+    register_backend('local', AtomicLocalBackend, force=True, prefixes='')
+    # Drop cached instances of the plain backend (mmengine reuses them when asked to).
+    for key, backend in list(mmengine_io.backend_instances.items()):
+        if type(backend) is LocalBackend:
+            del mmengine_io.backend_instances[key]

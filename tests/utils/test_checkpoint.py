@@ -8,6 +8,7 @@ import pytest
 import torch
 from mmengine.fileio import dump
 from mmengine.logging import HistoryBuffer
+from mmengine.model import BaseModel
 from mmengine.runner import Runner, load_checkpoint
 from torch import nn
 from torch.utils.data import Dataset
@@ -77,7 +78,7 @@ def test_mmengine_dump_is_atomic(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ['result.json']  # no temporary left
 
 
-class _ToyModel(nn.Module):
+class _ToyModel(BaseModel):
     def __init__(self):
         super().__init__()
         self.linear = nn.Linear(2, 1)
