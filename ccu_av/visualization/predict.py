@@ -1,0 +1,89 @@
+"""Predictions of a checkpoint on one sample, through the config's model and dataset pipeline.
+
+The model and dataset are built from the config through mmengine's registries, the checkpoint is
+loaded strictly, and the sample runs through the dataset's own test pipeline, so the picture shows
+what the evaluation would see. The detector's ``modality`` attribute (``ccu_av.models.interface``)
+selects fusion, camera-only or radar-only prediction.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Optional, Sequence
+
+import torch
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmengine.registry import init_default_scope
+from mmengine.runner import load_checkpoint
+from mmengine.utils import import_modules_from_strings
+
+from ..models.interface import use_modality
+from ..utils.checkpoint import CheckpointError
+from .boxes import BoxSet
+
+DATALOADERS = ('test_dataloader', 'val_dataloader', 'train_dataloader')
+
+
+class CheckpointMismatchError(ValueError):
+    """The checkpoint's weights do not fit the model the config builds."""
+
+
+def load_config(config: str, cfg_options: Optional[dict] = None) -> Config:
+    """The config with ``cfg_options`` merged, its scope set and its custom imports done."""
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmdet3d'))
+    if cfg.get('custom_imports'):
+        import_modules_from_strings(**cfg['custom_imports'])
+    return cfg
+
+
+def build_detector(cfg: Config, checkpoint: str, device: str = 'cpu') -> torch.nn.Module:
+    """The config's model with the checkpoint's weights (every key and shape must match)."""
+    from mmdet3d.registry import MODELS
+    model = MODELS.build(cfg.model)
+    try:
+        load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
+    except CheckpointError:             # missing, not a checkpoint, or unsafe: says so itself
+        raise
+    except (RuntimeError, KeyError) as err:
+        raise CheckpointMismatchError(
+            f'checkpoint {checkpoint} does not match the model of {cfg.filename} '
+            f'({cfg.model.get("type")}): {err}') from err
+    if not hasattr(model, 'modality'):
+        raise TypeError(f'{type(model).__name__} (from {cfg.filename}) has no `modality` attribute: '
+                        f'fusion/camera/radar selection needs ccu_av.models.interface.ModalityMixin.')
+    return model.to(device).eval()
+
+
+def find_sample(cfg: Config, sample_token: str, dataloaders: Sequence[str] = DATALOADERS):
+    """(dataset, index) of ``sample_token``: the first of the config's dataloaders' info files
+    that holds it, read with the test pipeline (``test_dataloader``'s dataset settings)."""
+    from mmdet3d.registry import DATASETS
+    test_cfg = cfg.test_dataloader.dataset
+    searched = []
+    for name in dataloaders:
+        if name not in cfg:
+            continue
+        ds_cfg = copy.deepcopy(test_cfg)
+        ds_cfg.update(ann_file=cfg[name].dataset.ann_file, data_root=cfg[name].dataset.data_root,
+                      test_mode=True)
+        if ds_cfg['ann_file'] in searched:
+            continue
+        searched.append(ds_cfg['ann_file'])
+        dataset = DATASETS.build(ds_cfg)
+        for index in range(len(dataset)):
+            if dataset.get_data_info(index).get('token') == sample_token:
+                return dataset, index
+    raise ValueError(f'sample token {sample_token!r} is in none of the info files of {cfg.filename} '
+                     f'({searched}); point the config at the right data with --cfg-options.')
+
+
+def predict_sample(model: torch.nn.Module, dataset, index: int, modality: str = 'fusion') -> BoxSet:
+    """The model's boxes for ``dataset[index]`` with only ``modality`` switched on."""
+    batch = pseudo_collate([dataset[index]])
+    with use_modality(model, modality), torch.no_grad():
+        result = model.test_step(batch)[0]
+    pred = result.pred_instances_3d
+    return BoxSet.from_any(pred.bboxes_3d, pred.labels_3d, pred.scores_3d)
