@@ -67,6 +67,7 @@ def test_mmengine_dump_is_atomic(tmp_path, monkeypatch):
     target = tmp_path / 'result.json'
     dump({'a': 1}, str(target))
     assert target.read_text() == '{"a": 1}'
+    assert target.stat().st_mode & 0o777 == 0o666 & ~_current_umask()
 
     def broken_fsync(fd):
         raise OSError('disk went away')
@@ -76,6 +77,12 @@ def test_mmengine_dump_is_atomic(tmp_path, monkeypatch):
         dump({'a': 2}, str(target))
     assert target.read_text() == '{"a": 1}'  # the complete old file is still there
     assert sorted(p.name for p in tmp_path.iterdir()) == ['result.json']  # no temporary left
+
+
+def _current_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 class _ToyModel(BaseModel):
