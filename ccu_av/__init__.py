@@ -9,3 +9,5 @@ from .utils import install_mmengine_overrides
 __version__ = '0.1.0'
 
 install_mmengine_overrides()
+
+from . import datasets  # noqa: E402,F401  (registers the dataset and transforms)
