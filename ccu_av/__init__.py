@@ -10,4 +10,4 @@ __version__ = '0.1.0'
 
 install_mmengine_overrides()
 
-from . import datasets  # noqa: E402,F401  (registers the dataset and transforms)
+from . import datasets, evaluation  # noqa: E402,F401  (register datasets, transforms, metrics)

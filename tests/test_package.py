@@ -9,6 +9,7 @@ REGISTERED = {
     'DATASETS': ['CamRadarNuScenesDataset'],
     'TRANSFORMS': ['LoadRadarSweeps', 'LoadLidarDepthTargets', 'ComposeCameraMatrices',
                    'PackCamRadarInputs'],
+    'METRICS': ['NuScenesSubsetMetric'],
 }
 
 

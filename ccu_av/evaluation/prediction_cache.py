@@ -1,0 +1,128 @@
+"""A disk cache of a checkpoint's predictions per modality mode, so reports do not re-run the model.
+
+Layout under ``root``::
+
+    <checkpoint sha256>/<mode>/<token-set sha256>.json         the predictions
+    <checkpoint sha256>/<mode>/<token-set sha256>.tokens.json  the sample tokens they cover
+
+A prediction file is ``{'schema': 1, 'checkpoint_sha256', 'mode', 'results': {token: [box, ...]}}``
+with boxes in the nuScenes submission format (what the devkit and ``NuScenesSubsetEvaluator``
+read). A lookup is served by any entry of the same checkpoint and mode whose samples cover the
+requested ones, so one inference pass over forget + retain + val serves every set.
+Files are written under a temporary name and renamed into place when complete.
+"""
+import hashlib
+import json
+import os
+import os.path as osp
+import re
+import tempfile
+from typing import Callable, Dict, Iterable, List, Optional, Sequence
+
+from mmengine.logging import MMLogger
+
+SCHEMA = 1
+Predictions = Dict[str, List[dict]]
+_MODE = re.compile(r'^[a-z][a-z0-9_]*$')
+
+
+def file_sha256(path: str, chunk_size: int = 1 << 20) -> str:
+    """The sha256 of a file's bytes (a checkpoint's identity in the cache and the report)."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'no file to hash at {path}')
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(chunk_size), b''):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def token_set_sha256(tokens: Iterable[str]) -> str:
+    """The sha256 of a set of sample tokens (order and duplicates do not matter)."""
+    return hashlib.sha256('\n'.join(sorted(set(tokens))).encode()).hexdigest()
+
+
+def write_json_atomic(path: str, content) -> None:
+    """Write JSON to a temporary file beside ``path`` and rename it into place."""
+    directory = osp.dirname(osp.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp_', suffix='.json')
+    try:
+        with os.fdopen(fd, 'w') as f:
+            json.dump(content, f, allow_nan=False)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+class PredictionCache:
+    """Predictions of checkpoints per mode, on disk under ``root``."""
+
+    def __init__(self, root: str):
+        self.root = root
+
+    def _dir(self, checkpoint_sha256: str, mode: str) -> str:
+        if not re.fullmatch(r'[0-9a-f]{64}', checkpoint_sha256):
+            raise ValueError(f'checkpoint_sha256 must be 64 hex digits, got {checkpoint_sha256!r}')
+        if not _MODE.match(mode):
+            raise ValueError(f'mode must be a lower-case name like fusion, camera or radar, '
+                             f'got {mode!r}')
+        return osp.join(self.root, checkpoint_sha256, mode)
+
+    def get(self, checkpoint_sha256: str, mode: str,
+            tokens: Sequence[str]) -> Optional[Predictions]:
+        """Cached predictions for exactly ``tokens``, from any entry covering them, or None."""
+        wanted = set(tokens)
+        directory = self._dir(checkpoint_sha256, mode)
+        if not osp.isdir(directory):
+            return None
+        for name in sorted(os.listdir(directory)):
+            if not name.endswith('.tokens.json'):
+                continue
+            with open(osp.join(directory, name)) as f:
+                if not wanted <= set(json.load(f)):
+                    continue
+            path = osp.join(directory, name[:-len('.tokens.json')] + '.json')
+            results = self._read(path, checkpoint_sha256, mode)
+            return {token: results[token] for token in tokens}
+        return None
+
+    def put(self, checkpoint_sha256: str, mode: str, predictions: Predictions) -> str:
+        """Store predictions (an entry per sample, [] for none); returns the prediction file."""
+        if not predictions:
+            raise ValueError('refusing to cache predictions of an empty set of samples')
+        directory = self._dir(checkpoint_sha256, mode)
+        stem = osp.join(directory, token_set_sha256(predictions))
+        write_json_atomic(stem + '.json', dict(schema=SCHEMA, checkpoint_sha256=checkpoint_sha256,
+                                               mode=mode, results=dict(predictions)))
+        # the token list goes last: an entry counts only once its predictions are complete
+        write_json_atomic(stem + '.tokens.json', sorted(predictions))
+        return stem + '.json'
+
+    def get_or_compute(self, checkpoint_sha256: str, mode: str, tokens: Sequence[str],
+                       compute: Callable[[List[str]], Predictions]) -> Predictions:
+        """Cached predictions, or ``compute(tokens)`` stored and returned."""
+        cached = self.get(checkpoint_sha256, mode, tokens)
+        logger = MMLogger.get_current_instance()
+        if cached is not None:
+            logger.info(f'predictions of {checkpoint_sha256[:12]} ({mode}, {len(tokens)} samples) '
+                        'read from the cache')
+            return cached
+        predictions = compute(list(tokens))
+        missing = set(tokens) - set(predictions)
+        if missing:
+            raise ValueError(f'compute returned no entry for {len(missing)} of {len(tokens)} '
+                             f'samples, e.g. {sorted(missing)[:3]}')
+        self.put(checkpoint_sha256, mode, predictions)
+        return {token: predictions[token] for token in tokens}
+
+    @staticmethod
+    def _read(path: str, checkpoint_sha256: str, mode: str) -> Predictions:
+        with open(path) as f:
+            content = json.load(f)
+        if content.get('schema') != SCHEMA or content.get('checkpoint_sha256') != checkpoint_sha256 \
+                or content.get('mode') != mode:
+            raise ValueError(f'{path}: not a schema-{SCHEMA} prediction file of checkpoint '
+                             f'{checkpoint_sha256[:12]} in mode {mode!r}')
+        return content['results']

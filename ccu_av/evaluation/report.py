@@ -1,0 +1,240 @@
+"""The unlearning report: figures of every model on every set and mode, derived figures, and
+``report.json`` (schema in docs/report_schema.md), ``report.md`` and ``report.png``.
+
+The figures come from prediction dicts (nuScenes submission format, one per model and mode)
+through :class:`NuScenesSubsetEvaluator`, so the report never re-runs a model; predictions come
+from the detector or from :class:`PredictionCache`.
+"""
+import math
+import os
+import os.path as osp
+import re
+import tempfile
+import time
+from typing import Dict, List, Mapping, Optional, Sequence
+
+from mmengine.logging import MMLogger
+
+from .nusc_subset_eval import NuScenesSubsetEvaluator, Predictions, SetSpec, flatten_metrics
+from .prediction_cache import token_set_sha256, write_json_atomic
+
+SCHEMA_VERSION = 1
+SETS = ('forget', 'retain', 'val')
+MODES = ('fusion', 'camera', 'radar')
+ROLES = ('original', 'unlearned', 'visual_retrain', 'full_retrain')
+HEADLINE = ('mAP', 'NDS')
+
+# model name -> mode -> set name -> flat figures (mAP, NDS, mATE..., AP_<class>, <class>_<tp error>)
+Figures = Dict[str, Dict[str, Dict[str, Dict[str, float]]]]
+
+
+def evaluate_models(evaluator: NuScenesSubsetEvaluator,
+                    predictions: Mapping[str, Mapping[str, Predictions]],
+                    sets: Mapping[str, List[str]]) -> Figures:
+    """Figures of each model (name -> mode -> predictions) on each set (name -> sample tokens)."""
+    figures: Figures = {}
+    for model, by_mode in predictions.items():
+        figures[model] = {}
+        for mode, model_predictions in by_mode.items():
+            try:
+                metrics = evaluator.evaluate_sets(model_predictions, sets)
+            except ValueError as error:
+                raise ValueError(f'model {model!r}, mode {mode!r}: {error}') from error
+            # NaN (a TP error the devkit leaves undefined, e.g. a cone's orientation) -> None
+            figures[model][mode] = {
+                name: {k: None if math.isnan(v) else v for k, v in flatten_metrics(m).items()}
+                for name, m in metrics.items()}
+    return figures
+
+
+def resolve_sets(evaluator: NuScenesSubsetEvaluator,
+                 sets: Mapping[str, SetSpec]) -> Dict[str, List[str]]:
+    """Sample tokens of the report's sets; each of forget/retain/val must be named and non-empty."""
+    missing = [name for name in SETS if name not in sets]
+    if missing:
+        raise ValueError(f'the report needs the sets {SETS}; missing {missing}')
+    return {name: evaluator.resolve(spec, name) for name, spec in sets.items()}
+
+
+def build_report(figures: Figures, models: Mapping[str, dict], sets: Mapping[str, List[str]],
+                 dataset: dict, config: dict, membership_inference: Optional[dict] = None,
+                 wall_times_s: Optional[Dict[str, float]] = None) -> dict:
+    """The report as a JSON-ready dict (docs/report_schema.md).
+
+    Args:
+        figures: from :func:`evaluate_models`.
+        models: name -> ``{'role': one of ROLES, 'checkpoint_sha256': str,
+            'wall_time_s': seconds to produce the model or None}``; exactly one ``original``.
+        sets: set name -> sample tokens (forget, retain, val at least).
+        dataset: ``{'data_root', 'version', 'eval_config'}``.
+        config: ``{'path', 'sha256'}`` of the configuration that produced the models.
+        membership_inference: model name -> ``{'auc', 'forget_member_rate', ...}``.
+        wall_times_s: other wall times (e.g. ``evaluation``, ``report``).
+    """
+    _check_models(figures, models, sets)
+    report = dict(
+        schema='ccu_av.unlearning_report', schema_version=SCHEMA_VERSION,
+        created_utc=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
+        dataset=dict(dataset), config=dict(config),
+        sets={name: dict(num_samples=len(tokens), tokens_sha256=token_set_sha256(tokens))
+              for name, tokens in sets.items()},
+        modes=list(MODES),
+        models={name: dict(role=meta['role'], checkpoint_sha256=meta['checkpoint_sha256'],
+                           wall_time_s=meta.get('wall_time_s'), figures=figures[name])
+                for name, meta in models.items()},
+        membership_inference=dict(membership_inference or {}),
+        wall_times_s=dict(wall_times_s or {}))
+    report['derived'] = derive(report['models'])
+    return report
+
+
+def derive(models: Mapping[str, dict]) -> Dict[str, dict]:
+    """Derived figures of every ``unlearned`` model against the ``original`` (and the
+    ``visual_retrain`` when present); a ratio with a zero denominator is None."""
+    original = _by_role(models, 'original')[0]
+    visual = _by_role(models, 'visual_retrain')
+    derived = {}
+    for name in _by_role(models, 'unlearned'):
+        before, after = models[original]['figures'], models[name]['figures']
+        entry = dict(
+            camera_forget_map_drop=before['camera']['forget']['mAP'] - after['camera']['forget']['mAP'],
+            radar_forget_retention=_ratio(after['radar']['forget']['mAP'],
+                                          before['radar']['forget']['mAP']))
+        for set_name in ('retain', 'val'):
+            for figure in HEADLINE:
+                entry[f'fusion_{set_name}_{figure.lower()}_ratio'] = _ratio(
+                    after['fusion'][set_name][figure], before['fusion'][set_name][figure])
+        entry['mean_abs_gap_to_visual_retrain'] = None
+        entry['time_vs_visual_retrain'] = None
+        if visual:
+            reference = models[visual[0]]
+            gaps = [abs(after[mode][set_name][figure] - reference['figures'][mode][set_name][figure])
+                    for mode in MODES for set_name in SETS for figure in HEADLINE]
+            entry['mean_abs_gap_to_visual_retrain'] = sum(gaps) / len(gaps)
+            if models[name].get('wall_time_s') is not None and reference.get('wall_time_s'):
+                entry['time_vs_visual_retrain'] = models[name]['wall_time_s'] / reference['wall_time_s']
+        derived[name] = entry
+    return derived
+
+
+def render_markdown(report: dict) -> str:
+    """The tables a person reads: mAP / NDS per mode, derived figures, membership inference."""
+    lines = ['# Unlearning report', '',
+             f"Dataset `{report['dataset'].get('version')}` at `{report['dataset'].get('data_root')}`; "
+             f"config `{report['config'].get('path')}` (sha256 `{str(report['config'].get('sha256'))[:12]}`).",
+             '', '| set | samples |', '|---|---|']
+    lines += [f"| {name} | {s['num_samples']} |" for name, s in report['sets'].items()]
+    set_names = list(report['sets'])
+    for mode in report['modes']:
+        lines += ['', f'## {mode} mode (mAP / NDS)', '',
+                  '| model | role | ' + ' | '.join(set_names) + ' |',
+                  '|---|---|' + '---|' * len(set_names)]
+        for name, model in report['models'].items():
+            cells = [f"{model['figures'][mode][s]['mAP']:.4f} / {model['figures'][mode][s]['NDS']:.4f}"
+                     for s in set_names]
+            lines.append(f"| {name} | {model['role']} | " + ' | '.join(cells) + ' |')
+    if report['derived']:
+        keys = list(next(iter(report['derived'].values())))
+        lines += ['', '## Derived figures', '', '| model | ' + ' | '.join(keys) + ' |',
+                  '|---|' + '---|' * len(keys)]
+        for name, entry in report['derived'].items():
+            lines.append(f'| {name} | ' + ' | '.join(_cell(entry[k]) for k in keys) + ' |')
+    if report['membership_inference']:
+        lines += ['', '## Membership inference (camera branch)', '', '| model | figure | value |',
+                  '|---|---|---|']
+        for name, entry in report['membership_inference'].items():
+            lines += [f'| {name} | {k} | {_cell(v)} |' for k, v in entry.items()]
+    lines += ['', '## Models', '', '| model | role | checkpoint sha256 | wall time (s) |',
+              '|---|---|---|---|']
+    for name, model in report['models'].items():
+        lines.append(f"| {name} | {model['role']} | `{model['checkpoint_sha256'][:12]}` | "
+                     f"{_cell(model['wall_time_s'])} |")
+    return '\n'.join(lines) + '\n'
+
+
+def plot_report(report: dict, path: str) -> None:
+    """A PNG of mAP per set (groups) and model (bars), one panel per mode."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    set_names, models = list(report['sets']), list(report['models'])
+    fig, axes = plt.subplots(1, len(report['modes']), figsize=(4.5 * len(report['modes']), 4.0),
+                             sharey=True)
+    width = 0.8 / len(models)
+    for ax, mode in zip(axes, report['modes']):
+        for i, name in enumerate(models):
+            values = [report['models'][name]['figures'][mode][s]['mAP'] for s in set_names]
+            ax.bar([j + (i - (len(models) - 1) / 2) * width for j in range(len(set_names))],
+                   values, width, label=name)
+        ax.set_xticks(range(len(set_names)), set_names)
+        ax.set_title(f'{mode} mode')
+        ax.set_ylim(0, 1)
+    axes[0].set_ylabel('nuScenes mAP')
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc='lower center', ncol=len(models), fontsize='small')
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.savefig(path, format='png', dpi=100)
+    plt.close(fig)
+
+
+def write_report(report: dict, out_dir: str) -> Dict[str, str]:
+    """Write report.json, report.md and report.png into ``out_dir``.
+
+    All three are rendered under temporary names first and renamed into place only when all
+    succeeded, so a failure leaves no partial report.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    final = {'json': 'report.json', 'md': 'report.md', 'png': 'report.png'}
+    tmp_dir = tempfile.mkdtemp(dir=out_dir, prefix='.tmp_report_')
+    try:
+        tmp = {kind: osp.join(tmp_dir, name) for kind, name in final.items()}
+        write_json_atomic(tmp['json'], report)
+        with open(tmp['md'], 'w') as f:
+            f.write(render_markdown(report))
+        plot_report(report, tmp['png'])
+        paths = {}
+        for kind, name in final.items():
+            paths[kind] = osp.join(out_dir, name)
+            os.replace(tmp[kind], paths[kind])
+    finally:
+        for name in os.listdir(tmp_dir):
+            os.unlink(osp.join(tmp_dir, name))
+        os.rmdir(tmp_dir)
+    MMLogger.get_current_instance().info(f'report written to {out_dir}')
+    return paths
+
+
+def _check_models(figures: Figures, models: Mapping[str, dict], sets: Mapping[str, Sequence[str]]):
+    """ValueError naming the model, role, mode or set that the report cannot be built without."""
+    for name, meta in models.items():
+        if meta.get('role') not in ROLES:
+            raise ValueError(f'model {name!r}: role must be one of {ROLES}, got {meta.get("role")!r}')
+        sha = meta.get('checkpoint_sha256')
+        if not isinstance(sha, str) or not re.fullmatch(r'[0-9a-f]{64}', sha):
+            raise ValueError(f'model {name!r}: checkpoint_sha256 must be 64 hex digits, got {sha!r}')
+        for mode in MODES:
+            for set_name in sets:
+                if set_name not in figures.get(name, {}).get(mode, {}):
+                    raise ValueError(f'model {name!r}: no figures for mode {mode!r} on set {set_name!r}')
+    if len(_by_role(models, 'original')) != 1:
+        raise ValueError('the report needs exactly one model with role original')
+    for role in ('visual_retrain', 'full_retrain'):
+        if len(_by_role(models, role)) > 1:
+            raise ValueError(f'at most one model may have role {role}')
+    missing = [name for name in SETS if name not in sets]
+    if missing:
+        raise ValueError(f'the report needs the sets {SETS}; missing {missing}')
+
+
+def _by_role(models: Mapping[str, dict], role: str) -> List[str]:
+    return [name for name, meta in models.items() if meta['role'] == role]
+
+
+def _ratio(numerator: float, denominator: float) -> Optional[float]:
+    return numerator / denominator if denominator else None
+
+
+def _cell(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return '-'
+    return f'{value:.4f}' if isinstance(value, float) else str(value)
