@@ -10,4 +10,5 @@ __version__ = '0.1.0'
 
 install_mmengine_overrides()
 
-from . import datasets, evaluation  # noqa: E402,F401  (register datasets, transforms, metrics)
+# Register the datasets, transforms, metrics and unlearning hooks.
+from . import datasets, evaluation, unlearning  # noqa: E402,F401

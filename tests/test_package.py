@@ -10,6 +10,7 @@ REGISTERED = {
     'TRANSFORMS': ['LoadRadarSweeps', 'LoadLidarDepthTargets', 'ComposeCameraMatrices',
                    'PackCamRadarInputs'],
     'METRICS': ['NuScenesSubsetMetric'],
+    'HOOKS': ['CCUHook'],
 }
 
 
