@@ -1,0 +1,115 @@
+"""tools/unlearn.py end to end on a tiny synthetic dataset with a tiny detector."""
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.config import Config
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(ROOT / 'tools'), str(ROOT / 'tests' / 'models')]
+
+import unlearn as unlearn_tool  # noqa: E402  (tools/unlearn.py)
+from model_fixtures import tiny_model_cfg  # noqa: E402
+
+from ccu_av.apis import WorkDirConflict  # noqa: E402
+from ccu_av.utils import load_checkpoint_file  # noqa: E402
+
+IMAGE_SIZE = (24, 40)  # (H, W)
+TINY_RANGE = [-12.8, -12.8, -5.0, 12.8, 12.8, 3.0]  # tiny_model_cfg's
+
+
+def _tiny(cfg: Config, data_root: str) -> None:
+    """Shrink a config in place: tiny model, batches of 2, no workers, the given data root."""
+    cfg.model = tiny_model_cfg(num_cams=6, image_size=IMAGE_SIZE)
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if cfg.get(name):
+            cfg[name].update(batch_size=2, num_workers=0, persistent_workers=False)
+            cfg[name].dataset.data_root = data_root
+    cfg.default_hooks.logger.interval = 1
+
+
+def write_configs(tmp_path, data_root, ccu_iters=3, pretrain_iters=2):
+    pretrain = Config.fromfile(str(ROOT / 'configs' / 'pretrain_camradar_bevfusion.py'))
+    _tiny(pretrain, data_root)
+    pretrain.val_dataloader = pretrain.val_evaluator = pretrain.val_cfg = None
+    pretrain.train_cfg.update(max_iters=pretrain_iters)
+    pretrain.param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False)]
+    pretrain_path = str(tmp_path / 'tiny_pretrain.py')
+    pretrain.dump(pretrain_path)
+
+    job = Config.fromfile(str(ROOT / 'configs' / 'ccu_bevfusion.py'))
+    _tiny(job, data_root)
+    job.train_cfg.update(max_iters=ccu_iters, val_interval=ccu_iters + 1)
+    job.default_hooks.checkpoint.update(interval=1, max_keep_ckpts=5)
+    job.custom_hooks[0].forget_dataloader.update(batch_size=2, num_workers=0)
+    job.custom_hooks[0].ccu.point_cloud_range = TINY_RANGE
+    job.job.update(
+        pretrain_config=pretrain_path, cache_dir=str(tmp_path / 'cache'),
+        takedown=dict(locations=['boston-seaport']), retain_eval_scenes_per_location=1,
+        synthetic=dict(seed=0, locations=('singapore-onenorth', 'boston-seaport'),
+                       takedown_location='boston-seaport', train_scenes_per_location=1,
+                       val_scenes_per_location=1, samples_per_scene=2,
+                       image_width=IMAGE_SIZE[1], image_height=IMAGE_SIZE[0],
+                       objects_per_scene=(4, 6), lidar_azimuth_steps=90, lidar_beams=8))
+    job_path = str(tmp_path / 'tiny_ccu.py')
+    job.dump(job_path)
+    return job_path
+
+
+@pytest.mark.slow
+def test_main_job_writes_data_pretrains_once_and_unlearns(tmp_path):
+    data_root = str(tmp_path / 'data')
+    job = write_configs(tmp_path, data_root)
+    out = unlearn_tool.main([job, '--work-dir', str(tmp_path / 'run1')])
+
+    # 1. the synthetic dataset and its info files were written
+    assert (Path(data_root) / 'v1.0-synthetic').is_dir()
+    assert (Path(data_root) / 'nuscenes_infos_train.pkl').is_file()
+    # 2. the takedown: the flagged location's training samples, and the rest
+    forget = json.loads((tmp_path / 'run1' / 'takedown' / 'forget_tokens.json').read_text())
+    retain = json.loads((tmp_path / 'run1' / 'takedown' / 'retain_tokens.json').read_text())
+    assert len(forget) == 2 and len(retain) == 2 and not set(forget) & set(retain)
+    # 3. the original model was trained and cached; 4. CCU changed it
+    original = load_checkpoint_file(out['original']['checkpoint'])['state_dict']
+    unlearned = load_checkpoint_file(out['unlearned']['checkpoint'])['state_dict']
+    assert original.keys() == unlearned.keys()
+    changed = [k for k in original if not torch.equal(original[k], unlearned[k])]
+    assert any(k.startswith('img_backbone') for k in changed)
+    # the radar encoder is frozen by the config: radar knowledge kept by construction
+    assert not any(k.startswith('radar_encoder') for k in changed)
+
+    # a second job reuses the cached original model (same file, no new training)
+    out2 = unlearn_tool.main([job, '--work-dir', str(tmp_path / 'run2')])
+    assert out2['original']['checkpoint'] == out['original']['checkpoint']
+    assert len(list((tmp_path / 'cache').iterdir())) == 1
+
+
+@pytest.mark.slow
+def test_work_dir_of_another_job_is_refused_before_training(tmp_path):
+    data_root = str(tmp_path / 'data')
+    job = write_configs(tmp_path, data_root)
+    (tmp_path / 'run').mkdir()
+    (tmp_path / 'run' / 'job.json').write_text(json.dumps(dict(config_sha256='0' * 64, takedown='[]')))
+    with pytest.raises(WorkDirConflict, match='holds the results of another job'):
+        unlearn_tool.main([job, '--work-dir', str(tmp_path / 'run')])
+    assert not Path(data_root).exists()  # refused before anything was written
+
+
+def test_unknown_location_in_the_takedown_is_a_clear_error(tmp_path):
+    from ccu_av.apis import takedown_sets
+    from ccu_av.datasets import create_nuscenes_infos
+    from ccu_av.datasets.synthetic import SyntheticNuScenesConfig, write_synthetic_nuscenes
+    root = tmp_path / 'data'
+    write_synthetic_nuscenes(root, SyntheticNuScenesConfig(
+        locations=('singapore-onenorth', 'boston-seaport'), takedown_location='boston-seaport',
+        train_scenes_per_location=1, val_scenes_per_location=1, samples_per_scene=2,
+        image_width=40, image_height=24, objects_per_scene=(2, 3), lidar_azimuth_steps=60,
+        lidar_beams=4))
+    infos = create_nuscenes_infos(str(root), 'v1.0-synthetic', str(root),
+                                  train_split='synthetic_train', val_split='synthetic_val')
+    with pytest.raises(ValueError, match='atlantis'):
+        takedown_sets(infos['train'], infos['val'], dict(locations=['atlantis']),
+                      str(tmp_path / 'takedown'), 1)
+    assert not (tmp_path / 'takedown').exists()
