@@ -26,6 +26,9 @@ def parse_args(argv=None):
                         help='resume the CCU run from the latest checkpoint in the work dir')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings of the config, key=value pairs')
+    parser.add_argument('--reference', choices=['visual-retrain'],
+                        help='also train (once, cached) the visual-retrain reference: from scratch '
+                             'with the forget scenes\' cameras erased, radar kept')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     return parser.parse_args(argv)
 
@@ -48,7 +51,29 @@ def main(argv=None) -> dict:
     work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0])
     cfg.work_dir = work_dir
-    return run_job(cfg, work_dir, resume=args.resume)
+    out = run_job(cfg, work_dir, resume=args.resume, reference=args.reference,
+                  config_path=args.config)
+    print(headline_table(out['report']['json']))
+    return out
+
+
+def headline_table(report_json: str) -> str:
+    """The figures a takedown reviewer reads first, from report.json."""
+    import json
+    with open(report_json) as f:
+        report = json.load(f)
+    rows = [('model', 'cam mAP forget', 'radar mAP forget', 'fusion mAP retain', 'fusion mAP val',
+             'MIA AUC')]
+    for name, model in report['models'].items():
+        fig = model['figures']
+        mia = report.get('membership_inference', {}).get(name, {}).get('auc')
+        rows.append((name, fig['camera']['forget']['mAP'], fig['radar']['forget']['mAP'],
+                     fig['fusion']['retain']['mAP'], fig['fusion']['val']['mAP'], mia))
+    cells = [[c if isinstance(c, str) else ('-' if c is None else f'{c:.3f}') for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(rows[0]))]
+    lines = ['  '.join(c.rjust(w) for c, w in zip(row, widths)) for row in cells]
+    lines.insert(1, '  '.join('-' * w for w in widths))
+    return '\n'.join(lines) + f'\n\nreport: {osp.dirname(report_json)}/report.md'
 
 
 if __name__ == '__main__':

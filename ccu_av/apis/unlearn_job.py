@@ -15,12 +15,13 @@ import hashlib
 import json
 import os.path as osp
 import time
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.runner import Runner
 
+from ..evaluation import report_checkpoints
 from ..evaluation.prediction_cache import file_sha256, write_json_atomic
 from .job_steps import _export_weights, cached_training, ensure_dataset, takedown_sets
 
@@ -76,9 +77,25 @@ def original_model(cfg: Config, infos: Dict[str, str]) -> dict:
             raise FileNotFoundError(f'job.pretrained_checkpoint {path} does not exist')
         return dict(checkpoint=path, wall_time_s=None, samples_seen=None,
                     checkpoint_sha256=file_sha256(path))
-    pretrain_cfg = Config.fromfile(job.pretrain_config)
+    return cached_training(_pretrain_cfg(cfg), job.cache_dir, 'original', [infos['train']])
+
+
+def visual_retrain(cfg: Config, infos: Dict[str, str], forget_tokens: List[str]) -> dict:
+    """The visual-retrain reference: pretraining from scratch with the forget samples' camera
+    footage erased (their radar and boxes kept), cached like the original model.
+
+    The forget tokens are written into the training config itself, so the cache key follows
+    the takedown's content, not the path of its token file.
+    """
+    retrain_cfg = _pretrain_cfg(cfg)
+    retrain_cfg.train_dataloader.dataset.camera_erased_tokens = sorted(forget_tokens)
+    return cached_training(retrain_cfg, cfg.job.cache_dir, 'visual_retrain', [infos['train']])
+
+
+def _pretrain_cfg(cfg: Config) -> Config:
+    pretrain_cfg = Config.fromfile(cfg.job.pretrain_config)
     _point_data_at(pretrain_cfg, cfg)
-    return cached_training(pretrain_cfg, job.cache_dir, 'original', [infos['train']])
+    return pretrain_cfg
 
 
 def _point_data_at(target: Config, source: Config) -> None:
@@ -128,9 +145,14 @@ def run_ccu(cfg: Config, work_dir: str, checkpoint: str, token_files: Dict[str, 
                 checkpoint_sha256=file_sha256(path))
 
 
+REFERENCES = ('visual-retrain',)
+
+
 def run_job(cfg: Config, work_dir: str, resume: bool = False,
-            reference: Optional[str] = None) -> dict:
-    """Run the main job (module doc); returns the paths and figures it produced."""
+            reference: Optional[str] = None, config_path: Optional[str] = None) -> dict:
+    """Run the main job (module doc); returns the paths it produced and the report's."""
+    if reference is not None and reference not in REFERENCES:
+        raise ValueError(f'unknown reference {reference!r}; expected one of {REFERENCES}')
     logger = MMLogger.get_current_instance()
     claim_work_dir(work_dir, cfg)
     data = dataset_settings(cfg)
@@ -143,4 +165,15 @@ def run_job(cfg: Config, work_dir: str, resume: bool = False,
     original = original_model(cfg, infos)
     unlearned = run_ccu(cfg, work_dir, original['checkpoint'], token_files, resume)
     logger.info(f'CCU done in {unlearned["wall_time_s"]:.0f} s: {unlearned["checkpoint"]}')
-    return dict(sets=sets, original=original, unlearned=unlearned)
+    models = dict(original=dict(original, role='original'), ccu=dict(unlearned, role='unlearned'))
+    if reference == 'visual-retrain':
+        models['visual_retrain'] = dict(visual_retrain(cfg, infos, sets['forget']),
+                                        role='visual_retrain')
+    eval_sets = dict(forget=sets['forget'], retain=sets['retain_eval'], val=sets['val'],
+                     val_other=sets['val_other'])
+    report = report_checkpoints(
+        _pretrain_cfg(cfg), models, eval_sets, osp.join(work_dir, 'report'),
+        cache_dir=osp.join(cfg.job.cache_dir, 'predictions'), config_path=config_path,
+        membership=cfg.job.get('membership', True),
+        membership_kwargs=cfg.job.get('membership_kwargs', None))
+    return dict(sets=sets, models=models, report=report)

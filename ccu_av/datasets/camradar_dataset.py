@@ -38,6 +38,9 @@ class CamRadarNuScenesDataset(NuScenesDataset):
         sample_tokens: keep only these samples (a forget or retain set), as a list or the path of
             a JSON list (``TakedownSelection.dump`` writes them). Every token must be in the file.
         scenes: keep only these scenes, by name or token. Every scene must be in the file.
+        camera_erased_tokens: samples whose camera footage is erased (a takedown's forget set
+            for the visual retrain), as a list or a JSON file; they keep their radar and boxes
+            and carry ``camera_erased=True``, which ``LoadCameraImages`` and the detector honour.
         kwargs: as mmdet3d's ``NuScenesDataset``.
     """
     METAINFO = dict(NuScenesDataset.METAINFO, classes=CLASSES)
@@ -47,12 +50,15 @@ class CamRadarNuScenesDataset(NuScenesDataset):
                  ann_file: str,
                  sample_tokens: Optional[Union[str, Sequence[str]]] = None,
                  scenes: Optional[Sequence[str]] = None,
+                 camera_erased_tokens: Optional[Union[str, Sequence[str]]] = None,
                  modality: dict = dict(use_camera=True, use_lidar=False, use_radar=True),
                  data_prefix: dict = dict(pts='', img='', radar=''),
                  **kwargs) -> None:
         self.sample_tokens: Optional[Set[str]] = None if sample_tokens is None else set(
             load_token_list(sample_tokens))
         self.scenes: Optional[Set[str]] = None if scenes is None else set(scenes)
+        self.camera_erased_tokens: Set[str] = set(
+            load_token_list(camera_erased_tokens)) if camera_erased_tokens is not None else set()
         self._seen_tokens: Set[str] = set()
         self._seen_scenes: Set[str] = set()
         super().__init__(data_root=data_root, ann_file=ann_file, modality=modality,
@@ -69,6 +75,7 @@ class CamRadarNuScenesDataset(NuScenesDataset):
         """Join sensor paths with their prefixes; an empty list drops a sample not selected."""
         if not self._selected(info):
             return []
+        info['camera_erased'] = info['token'] in self.camera_erased_tokens
         for sweeps in info.get('radars', {}).values():
             for sweep in sweeps:
                 sweep['data_path'] = osp.join(self.data_prefix.get('radar', ''), sweep['data_path'])
@@ -83,6 +90,8 @@ class CamRadarNuScenesDataset(NuScenesDataset):
         """Load the infos, then check that every requested token and scene was found."""
         data_list = super().load_data_list()
         for kind, wanted, seen in (('sample tokens', self.sample_tokens, self._seen_tokens),
+                                   ('camera-erased tokens', self.camera_erased_tokens or None,
+                                    self._seen_tokens),
                                    ('scenes', self.scenes, self._seen_scenes)):
             unknown = sorted(wanted - seen) if wanted is not None else []
             if unknown:

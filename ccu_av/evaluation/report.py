@@ -72,6 +72,7 @@ def build_report(figures: Figures, models: Mapping[str, dict], sets: Mapping[str
         wall_times_s: other wall times (e.g. ``evaluation``, ``report``).
     """
     _check_models(figures, models, sets)
+    _check_membership(membership_inference or {}, models)
     report = dict(
         schema='ccu_av.unlearning_report', schema_version=SCHEMA_VERSION,
         created_utc=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
@@ -224,6 +225,26 @@ def _check_models(figures: Figures, models: Mapping[str, dict], sets: Mapping[st
     missing = [name for name in SETS if name not in sets]
     if missing:
         raise ValueError(f'the report needs the sets {SETS}; missing {missing}')
+    empty = [name for name, tokens in sets.items() if not len(tokens)]
+    if empty:
+        raise ValueError(f'the report\'s sets {empty} are empty: every set needs samples')
+
+
+def _check_membership(membership_inference: Mapping[str, dict], models: Mapping[str, dict]) -> None:
+    """ValueError for a membership entry of an unknown model, without ``auc`` and
+    ``forget_member_rate`` in [0, 1], or with a NaN or infinite figure."""
+    for name, entry in membership_inference.items():
+        if name not in models:
+            raise ValueError(f'membership_inference names model {name!r}, which is not among the '
+                             f'report\'s models {list(models)}')
+        for key in ('auc', 'forget_member_rate'):
+            value = entry.get(key)
+            if not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                raise ValueError(f'membership_inference of {name!r}: {key} must be a number in '
+                                 f'[0, 1], got {value!r}')
+        for key, value in entry.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f'membership_inference of {name!r}: {key} is {value}')
 
 
 def _by_role(models: Mapping[str, dict], role: str) -> List[str]:

@@ -48,6 +48,7 @@ def write_configs(tmp_path, data_root, ccu_iters=3, pretrain_iters=2):
     job.job.update(
         pretrain_config=pretrain_path, cache_dir=str(tmp_path / 'cache'),
         takedown=dict(locations=['boston-seaport']), retain_eval_scenes_per_location=1,
+        membership_kwargs=dict(folds=2, group_by_scene=False),  # 2 scenes a set: no scene folds
         synthetic=dict(seed=0, locations=('singapore-onenorth', 'boston-seaport'),
                        takedown_location='boston-seaport', train_scenes_per_location=1,
                        val_scenes_per_location=1, samples_per_scene=2,
@@ -72,18 +73,30 @@ def test_main_job_writes_data_pretrains_once_and_unlearns(tmp_path):
     retain = json.loads((tmp_path / 'run1' / 'takedown' / 'retain_tokens.json').read_text())
     assert len(forget) == 2 and len(retain) == 2 and not set(forget) & set(retain)
     # 3. the original model was trained and cached; 4. CCU changed it
-    original = load_checkpoint_file(out['original']['checkpoint'])['state_dict']
-    unlearned = load_checkpoint_file(out['unlearned']['checkpoint'])['state_dict']
+    original = load_checkpoint_file(out['models']['original']['checkpoint'])['state_dict']
+    unlearned = load_checkpoint_file(out['models']['ccu']['checkpoint'])['state_dict']
     assert original.keys() == unlearned.keys()
     changed = [k for k in original if not torch.equal(original[k], unlearned[k])]
     assert any(k.startswith('img_backbone') for k in changed)
     # the radar encoder is frozen by the config: radar knowledge kept by construction
     assert not any(k.startswith('radar_encoder') for k in changed)
 
+    # 5. the report: every model on every set and mode, with the attack's figures
+    report = json.loads(Path(out['report']['json']).read_text())
+    assert list(report['models']) == ['original', 'ccu']
+    for model in report['models'].values():
+        assert set(model['figures']) == {'fusion', 'camera', 'radar'}
+        assert set(model['figures']['camera']) == {'forget', 'retain', 'val', 'val_other'}
+    assert set(report['membership_inference']) == {'original', 'ccu'}
+    assert Path(out['report']['md']).is_file() and Path(out['report']['png']).stat().st_size > 0
+    headline = unlearn_tool.headline_table(out['report']['json'])
+    assert headline.splitlines()[0].split()[:2] == ['model', 'cam']
+
     # a second job reuses the cached original model (same file, no new training)
     out2 = unlearn_tool.main([job, '--work-dir', str(tmp_path / 'run2')])
-    assert out2['original']['checkpoint'] == out['original']['checkpoint']
-    assert len(list((tmp_path / 'cache').iterdir())) == 1
+    assert out2['models']['original']['checkpoint'] == out['models']['original']['checkpoint']
+    assert sorted(p.name.split('-')[0] for p in (tmp_path / 'cache').iterdir()) == [
+        'original', 'predictions']
 
 
 @pytest.mark.slow

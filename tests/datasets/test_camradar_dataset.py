@@ -142,3 +142,38 @@ def test_takedown_of_a_synthetic_location(small_synthetic):
     forget = build(dict(root=small_synthetic['summary']['dataroot'], train=small_synthetic['train']),
                    sample_tokens=list(selection.forget_tokens))
     assert len(forget) == 6 and {forget.get_data_info(i)['location'] for i in range(6)} == {'boston-seaport'}
+
+
+def test_erased_camera_footage_is_never_read(tiny_nuscenes, tmp_path):
+    """camera_erased_tokens: black images, no depth targets, radar and boxes kept, files unread."""
+    import shutil
+    root = tmp_path / 'copy'
+    shutil.copytree(tiny_nuscenes['root'], root)
+    tiny = dict(tiny_nuscenes, root=str(root))
+    pipeline = copy.deepcopy(PIPELINE)
+    pipeline[0] = dict(type='LoadCameraImages', num_views=6, erased_image_size=(24, 40))
+    init_default_scope('mmdet3d')
+    kept = DATASETS.build(dict(type='CamRadarNuScenesDataset', data_root=tiny['root'],
+                               ann_file=tiny['train'], pipeline=copy.deepcopy(pipeline)))[1]
+    erased_token = kept['data_samples'].metainfo['token']
+    # the takedown erases the footage: delete the sample's image files
+    for cam in kept['data_samples'].metainfo['img_path']:
+        osp.isfile(cam) and __import__('os').remove(cam)
+    dataset = DATASETS.build(dict(type='CamRadarNuScenesDataset', data_root=tiny['root'],
+                                  ann_file=tiny['train'], pipeline=pipeline,
+                                  camera_erased_tokens=[erased_token]))
+    item = dataset[1]
+    sample = item['data_samples']
+    assert sample.metainfo['token'] == erased_token and sample.metainfo['camera_erased'] is True
+    assert item['inputs']['img'].shape == (6, 3, 24, 40) and item['inputs']['img'].abs().sum() == 0
+    assert sample.gt_depth.shape == (6, 24, 40) and sample.gt_depth.abs().sum() == 0
+    assert torch.equal(item['inputs']['points'], kept['inputs']['points'])  # radar kept
+    assert torch.equal(sample.gt_instances_3d.bboxes_3d.tensor,
+                       kept['data_samples'].gt_instances_3d.bboxes_3d.tensor)
+    assert dataset[0]['data_samples'].metainfo['camera_erased'] is False
+    assert dataset[0]['inputs']['img'].abs().sum() > 0
+
+
+def test_unknown_camera_erased_token_is_named(tiny_nuscenes):
+    with pytest.raises(ValueError, match='camera-erased tokens not in .*no-such-sample'):
+        build(tiny_nuscenes, camera_erased_tokens=['no-such-sample'])

@@ -1,6 +1,9 @@
-"""Camera matrices as the detector reads them: (N, 4, 4) cam2img, lidar2cam and lidar2img."""
+"""Camera images (erased footage left unread) and the camera matrices the detector reads."""
+from typing import Tuple
+
 import numpy as np
 from mmcv.transforms import BaseTransform
+from mmdet3d.datasets.transforms import LoadMultiViewImageFromFiles
 from mmdet3d.registry import TRANSFORMS
 
 
@@ -25,4 +28,47 @@ class ComposeCameraMatrices(BaseTransform):
         cam2img = np.stack([pad_to_4x4(m) for m in results['cam2img']])  # (N, 4, 4)
         lidar2cam = np.stack([pad_to_4x4(m) for m in results['lidar2cam']])  # (N, 4, 4)
         results.update(cam2img=cam2img, lidar2cam=lidar2cam, lidar2img=cam2img @ lidar2cam)
+        return results
+
+
+@TRANSFORMS.register_module()
+class LoadCameraImages(LoadMultiViewImageFromFiles):
+    """mmdet3d's multi-view image loading, except for samples whose camera footage is erased.
+
+    A sample with ``results['camera_erased']`` (set by ``CamRadarNuScenesDataset`` for its
+    ``camera_erased_tokens``) gets black images of ``erased_image_size`` and its camera matrices;
+    its image files are never opened (after a takedown they may no longer exist). Everything
+    else is as ``LoadMultiViewImageFromFiles``, whose keys this writes.
+
+    Args:
+        erased_image_size: (H, W) of the stand-in images; the size of the real ones.
+        kwargs: as ``LoadMultiViewImageFromFiles``.
+    """
+
+    def __init__(self, erased_image_size: Tuple[int, int], **kwargs) -> None:
+        super().__init__(**kwargs)
+        if len(erased_image_size) != 2 or min(erased_image_size) < 1:
+            raise ValueError(f'erased_image_size must be (H, W), got {erased_image_size}')
+        self.erased_image_size = tuple(int(v) for v in erased_image_size)
+
+    def transform(self, results: dict) -> dict:
+        if not results.get('camera_erased', False):
+            return super().transform(results)
+        cams = list(results['images'].values())
+        if len(cams) != self.num_views:
+            raise ValueError(f'sample {results.get("token")}: {len(cams)} cameras, expected {self.num_views}')
+        H, W = self.erased_image_size
+        dtype = np.float32 if self.to_float32 else np.uint8
+        results.update(
+            filename=[cam['img_path'] for cam in cams],
+            cam2img=[cam['cam2img'] for cam in cams],
+            lidar2cam=[cam['lidar2cam'] for cam in cams],
+            img=[np.zeros((H, W, 3), dtype=dtype) for _ in cams],
+            img_shape=(H, W), ori_shape=(H, W), pad_shape=(H, W),
+            img_norm_cfg=dict(mean=np.zeros(3, dtype=np.float32), std=np.ones(3, dtype=np.float32),
+                              to_rgb=False),
+            num_views=self.num_views, num_ref_frames=self.num_ref_frames)
+        results['ori_cam2img'] = [np.array(m, copy=True) for m in results['cam2img']]
+        if self.set_default_scale:
+            results['scale_factor'] = 1.0
         return results

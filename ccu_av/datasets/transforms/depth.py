@@ -79,6 +79,11 @@ class LoadLidarDepthTargets(BaseTransform):
         if 'lidar2img' not in results:
             raise KeyError('LoadLidarDepthTargets needs lidar2img: put ComposeCameraMatrices before it')
         lidar2img = np.asarray(results['lidar2img'])  # (N, 4, 4)
+        if results.get('camera_erased', False):
+            # no camera footage to supervise: depth unknown everywhere
+            results['gt_depth'] = np.zeros((len(results['img']), *results['img'][0].shape[:2]),
+                                           dtype=np.float32)
+            return results
         points = load_lidar_xyz(results['lidar_points']['lidar_path'])  # (P, 3)
         results['gt_depth'] = np.stack([
             project_depth(points, lidar2img[n], img.shape[:2], self.depth_range)

@@ -7,7 +7,7 @@ from mmdet3d.datasets.transforms import Pack3DDetInputs
 from mmdet3d.registry import TRANSFORMS
 
 # Sample identity, kept on the data sample so that evaluation and unlearning can group by it.
-SAMPLE_META_KEYS = ('token', 'scene_token', 'scene_name', 'location', 'timestamp')
+SAMPLE_META_KEYS = ('token', 'scene_token', 'scene_name', 'location', 'timestamp', 'camera_erased')
 MMDET3D_META_KEYS = inspect.signature(Pack3DDetInputs.__init__).parameters['meta_keys'].default
 
 

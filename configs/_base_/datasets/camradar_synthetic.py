@@ -13,10 +13,11 @@ input_modality = dict(use_camera=True, use_lidar=False, use_radar=True)
 # the synthetic sensors reach 25 m, and _base_/models/camradar_bevfusion.py uses the same range.
 point_cloud_range = [-25.6, -25.6, -5.0, 25.6, 25.6, 3.0]
 radar_sweeps = 6
+camera_image_size = (96, 176)  # (H, W) of the written images; stand-ins for erased footage match it
 backend_args = None
 
 train_pipeline = [
-    dict(type='LoadMultiViewImageFromFiles', num_views=6, backend_args=backend_args),
+    dict(type='LoadCameraImages', num_views=6, erased_image_size=camera_image_size, backend_args=backend_args),
     dict(type='ComposeCameraMatrices'),  # (N, 4, 4) cam2img, lidar2cam, lidar2img for the view transform
     dict(type='LoadRadarSweeps', num_sweeps=radar_sweeps),
     dict(type='LoadLidarDepthTargets', depth_range=(1.0, 37.0)),  # the detector's depth bins (dbound)
@@ -28,7 +29,7 @@ train_pipeline = [
 ]
 # Evaluation needs no depth targets: LIDAR_TOP is supervision only.
 test_pipeline = [
-    dict(type='LoadMultiViewImageFromFiles', num_views=6, backend_args=backend_args),
+    dict(type='LoadCameraImages', num_views=6, erased_image_size=camera_image_size, backend_args=backend_args),
     dict(type='ComposeCameraMatrices'),  # (N, 4, 4) cam2img, lidar2cam, lidar2img for the view transform
     dict(type='LoadRadarSweeps', num_sweeps=radar_sweeps),
     dict(type='PointsRangeFilter', point_cloud_range=point_cloud_range),
