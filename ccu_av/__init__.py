@@ -10,5 +10,5 @@ __version__ = '0.1.0'
 
 install_mmengine_overrides()
 
-# Register the datasets, transforms, metrics and unlearning hooks.
-from . import datasets, evaluation, unlearning  # noqa: E402,F401
+# Register the datasets, transforms, models, metrics and unlearning hooks.
+from . import datasets, evaluation, models, unlearning  # noqa: E402,F401

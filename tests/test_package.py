@@ -11,6 +11,8 @@ REGISTERED = {
                    'PackCamRadarInputs'],
     'METRICS': ['NuScenesSubsetMetric'],
     'HOOKS': ['CCUHook'],
+    'MODELS': ['CamRadarBEVFusion', 'LiftSplatViewTransform', 'RadarPillarEncoder', 'ConvFuser',
+               'ImageCenterHeatmapHead'],
 }
 
 

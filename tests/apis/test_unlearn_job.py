@@ -27,6 +27,9 @@ def _tiny(cfg: Config, data_root: str) -> None:
         if cfg.get(name):
             cfg[name].update(batch_size=2, num_workers=0, persistent_workers=False)
             cfg[name].dataset.data_root = data_root
+            for step in cfg[name].dataset.pipeline:
+                if step['type'] == 'LoadCameraImages':
+                    step['erased_image_size'] = IMAGE_SIZE
     cfg.default_hooks.logger.interval = 1
 
 
@@ -63,7 +66,7 @@ def write_configs(tmp_path, data_root, ccu_iters=3, pretrain_iters=2):
 def test_main_job_writes_data_pretrains_once_and_unlearns(tmp_path):
     data_root = str(tmp_path / 'data')
     job = write_configs(tmp_path, data_root)
-    out = unlearn_tool.main([job, '--work-dir', str(tmp_path / 'run1')])
+    out = unlearn_tool.main([job, '--work-dir', str(tmp_path / 'run1'), '--reference', 'visual-retrain'])
 
     # 1. the synthetic dataset and its info files were written
     assert (Path(data_root) / 'v1.0-synthetic').is_dir()
@@ -83,11 +86,14 @@ def test_main_job_writes_data_pretrains_once_and_unlearns(tmp_path):
 
     # 5. the report: every model on every set and mode, with the attack's figures
     report = json.loads(Path(out['report']['json']).read_text())
-    assert list(report['models']) == ['original', 'ccu']
+    assert list(report['models']) == ['original', 'ccu', 'visual_retrain']
     for model in report['models'].values():
         assert set(model['figures']) == {'fusion', 'camera', 'radar'}
         assert set(model['figures']['camera']) == {'forget', 'retain', 'val', 'val_other'}
-    assert set(report['membership_inference']) == {'original', 'ccu'}
+    assert set(report['membership_inference']) == {'original', 'ccu', 'visual_retrain'}
+    assert report['derived']['ccu']['mean_abs_gap_to_visual_retrain'] is not None
+    retrain = load_checkpoint_file(out['models']['visual_retrain']['checkpoint'])['state_dict']
+    assert any(not torch.equal(retrain[k], original[k]) for k in original)
     assert Path(out['report']['md']).is_file() and Path(out['report']['png']).stat().st_size > 0
     headline = unlearn_tool.headline_table(out['report']['json'])
     assert headline.splitlines()[0].split()[:2] == ['model', 'cam']
@@ -96,7 +102,7 @@ def test_main_job_writes_data_pretrains_once_and_unlearns(tmp_path):
     out2 = unlearn_tool.main([job, '--work-dir', str(tmp_path / 'run2')])
     assert out2['models']['original']['checkpoint'] == out['models']['original']['checkpoint']
     assert sorted(p.name.split('-')[0] for p in (tmp_path / 'cache').iterdir()) == [
-        'original', 'predictions']
+        'original', 'predictions', 'visual_retrain']
 
 
 @pytest.mark.slow

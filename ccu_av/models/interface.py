@@ -1,0 +1,121 @@
+"""The modal-features interface: how unlearning code sees a camera+radar fusion detector.
+
+Unlearning methods touch a detector only through these members, so any fusion detector that
+offers them can be unlearned, ours (:class:`CamRadarBEVFusion`) or a user's:
+
+``modality`` (str attribute)
+    ``'fusion'``, ``'camera'`` (radar features switched off) or ``'radar'`` (camera switched
+    off). ``extract_modal_feats``, ``predict`` and ``loss`` follow it.
+``extract_modal_feats(batch_inputs, batch_data_samples) -> dict``
+    ``camera``: (B, C_cam, Y, X) camera BEV features; ``radar``: (B, C_rad, Y, X) radar BEV
+    features; ``fused``: (B, C, Y, X) the features the detection head reads. A modality switched
+    off by ``modality`` comes back as zeros of its usual shape, and ``fused`` is computed
+    without it. Modality dropout (a training-only augmentation) is *not* applied here.
+``head_loss(fused_feats, batch_data_samples) -> dict``
+    The detection head's losses on ``fused`` features (``gt_instances_3d`` on the samples).
+``head_predict(fused_feats, batch_data_samples) -> list``
+    One ``InstanceData`` per sample with ``bboxes_3d`` (LiDAR boxes with velocity),
+    ``scores_3d`` and ``labels_3d``.
+
+:class:`ModalityMixin` gives a detector the ``modality`` attribute (validated) and the
+``use_modality`` context manager; :func:`check_modal_interface` checks that a model conforms.
+"""
+from contextlib import contextmanager
+from typing import Dict, Iterator, List, Optional, Protocol, runtime_checkable
+
+import torch
+from torch import Tensor
+
+MODALITIES = ('fusion', 'camera', 'radar')
+FEATURE_KEYS = ('camera', 'radar', 'fused')
+
+
+@runtime_checkable
+class ModalFusionDetector(Protocol):
+    """Structural type of a detector that unlearning code can work with (see module doc)."""
+
+    modality: str
+
+    def extract_modal_feats(self, batch_inputs: dict, batch_data_samples: list) -> Dict[str, Tensor]:
+        ...
+
+    def head_loss(self, fused_feats: Tensor, batch_data_samples: list) -> Dict[str, Tensor]:
+        ...
+
+    def head_predict(self, fused_feats: Tensor, batch_data_samples: list) -> list:
+        ...
+
+
+def validate_modality(modality: str) -> str:
+    """Return ``modality`` if it is one of :data:`MODALITIES`, else raise ``ValueError``."""
+    if modality not in MODALITIES:
+        raise ValueError(f'modality must be one of {MODALITIES}, got {modality!r}')
+    return modality
+
+
+class ModalityMixin:
+    """A validated ``modality`` attribute and a context manager to switch it temporarily."""
+
+    _modality: str = 'fusion'
+
+    @property
+    def modality(self) -> str:
+        return self._modality
+
+    @modality.setter
+    def modality(self, value: str) -> None:
+        self._modality = validate_modality(value)
+
+    def use_modality(self, modality: str):
+        """Context manager: run the block with ``modality`` set, then restore the previous one."""
+        return use_modality(self, modality)
+
+
+@contextmanager
+def use_modality(model: ModalFusionDetector, modality: str) -> Iterator[ModalFusionDetector]:
+    """Context manager that sets ``model.modality`` for a block, for any conforming model."""
+    previous = model.modality
+    model.modality = validate_modality(modality)
+    try:
+        yield model
+    finally:
+        model.modality = previous
+
+
+def check_modal_interface(model, batch_inputs: Optional[dict] = None,
+                          batch_data_samples: Optional[List] = None) -> None:
+    """Raise ``TypeError`` naming what ``model`` lacks to serve unlearning code.
+
+    Without a batch only the members are checked. With one, ``extract_modal_feats`` is run
+    (without gradients) in every modality and its result checked: the three keys, tensors
+    with the batch's size, and zeros for a switched-off modality.
+    """
+    missing = [name for name in ('extract_modal_feats', 'head_loss', 'head_predict')
+               if not callable(getattr(model, name, None))]
+    if not hasattr(model, 'modality'):
+        missing.append('modality')
+    if missing:
+        raise TypeError(f'{type(model).__name__} does not provide the modal-features interface: '
+                        f'missing {missing}')
+    if batch_inputs is None:
+        return
+    B = len(batch_data_samples)
+    for modality in MODALITIES:
+        with use_modality(model, modality), torch.no_grad():
+            feats = model.extract_modal_feats(batch_inputs, batch_data_samples)
+        _check_feats(type(model).__name__, modality, feats, B)
+
+
+def _check_feats(name: str, modality: str, feats, B: int) -> None:
+    """Checks one ``extract_modal_feats`` result (see :func:`check_modal_interface`)."""
+    if not isinstance(feats, dict) or set(FEATURE_KEYS) - set(feats):
+        raise TypeError(f'{name}.extract_modal_feats must return a dict with keys {FEATURE_KEYS}, '
+                        f'got {type(feats).__name__} {sorted(feats) if isinstance(feats, dict) else ""}')
+    for key in FEATURE_KEYS:
+        if not isinstance(feats[key], Tensor) or feats[key].dim() != 4 or feats[key].shape[0] != B:
+            raise TypeError(f'{name}.extract_modal_feats()[{key!r}] in {modality!r} mode must be a '
+                            f'(B={B}, C, Y, X) tensor, got {getattr(feats[key], "shape", feats[key])}')
+    off = {'camera': 'radar', 'radar': 'camera'}.get(modality)
+    if off is not None and feats[off].abs().sum() != 0:
+        raise TypeError(f'{name}.extract_modal_feats in {modality!r} mode must return zeros for '
+                        f'the switched-off {off!r} features')

@@ -1,0 +1,79 @@
+"""Train a ccu_av detector with mmengine's Runner (the arguments of mmdet3d's tools/train.py).
+
+    python tools/train.py configs/pretrain_camradar_bevfusion.py [--work-dir DIR]
+        [--cfg-options k=v ...] [--resume [CKPT]] [--launcher none|pytorch|slurm|mpi]
+
+On GPUs ``--launcher pytorch`` (with torchrun) takes mmengine's stock path. On a CPU-only torch
+mmengine's path calls ``torch.cuda.set_device`` and wraps DDP with ``device_ids``, which fail; so
+here the ``gloo`` process group is initialised before the Runner is built (the Runner then skips
+its own initialisation) and DDP is wrapped without ``device_ids``.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+import torch
+import torch.distributed as dist
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Train a ccu_av 3D detector')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--resume', nargs='?', type=str, const='auto',
+        help='resume from this checkpoint, or from the latest one in the work dir if none given')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings of the config, key=value pairs (xxx=yyy format)')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def setup_cpu_distributed(cfg: Config) -> None:
+    """Initialise gloo from torchrun's environment and keep DDP off ``device_ids``."""
+    missing = [k for k in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT') if k not in os.environ]
+    if missing:
+        sys.exit(f'--launcher pytorch needs {missing} in the environment: start it with torchrun')
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
+    cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None,
+                                 broadcast_buffers=False)
+    cfg.env_cfg.dist_cfg = dict(backend='gloo')
+
+
+def build_cfg(args) -> Config:
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if args.resume == 'auto':
+        cfg.resume, cfg.load_from = True, None
+    elif args.resume is not None:
+        cfg.resume, cfg.load_from = True, args.resume
+    if args.launcher == 'pytorch' and not torch.cuda.is_available():
+        setup_cpu_distributed(cfg)
+    elif torch.cuda.is_available():
+        cfg.env_cfg.dist_cfg = dict(backend='nccl')
+    return cfg
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    runner = Runner.from_cfg(build_cfg(args))
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
