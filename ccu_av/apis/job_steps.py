@@ -13,6 +13,7 @@ import shutil
 import time
 from typing import Dict, List, Optional
 
+import mmengine
 import torch
 from mmengine.config import Config
 from mmengine.logging import MMLogger
@@ -95,7 +96,6 @@ def takedown_sets(train_info: str, val_info: str, takedown: dict, out_dir: str,
 
 
 def _records(info_file: str) -> List[dict]:
-    import mmengine
     return [dict(token=i['token'], scene_name=i['scene_name'], location=i['location'])
             for i in mmengine.load(info_file)['data_list']]
 
@@ -139,7 +139,9 @@ def cached_training(cfg: Config, cache_root: str, name: str, data_files: List[st
     entry = dict(checkpoint=checkpoint, wall_time_s=wall, samples_seen=samples, key=key,
                  checkpoint_sha256=file_sha256(checkpoint))
     write_json_atomic(entry_file, entry)
-    shutil.rmtree(run_dir)
+    for name in os.listdir(run_dir):  # keep the training logs, drop the intermediate checkpoints
+        if name.endswith('.pth'):
+            os.remove(osp.join(run_dir, name))
     return entry
 
 
