@@ -6,12 +6,13 @@ with ``whole_scenes`` (the default) every sample of a scene with a flagged sampl
 the forget and retain sets are sets of whole scenes (``docs/data_format.md``).
 """
 import json
-import os
 import os.path as osp
 from dataclasses import asdict, dataclass
 from typing import Dict, Iterable, List, Sequence, Tuple
 
 import mmengine
+
+from ..utils import atomic_write
 from mmengine.logging import MMLogger
 
 RECORD_KEYS = ('token', 'timestamp', 'scene_token', 'scene_name', 'log_token', 'log_name', 'location')
@@ -62,14 +63,7 @@ class TakedownSelection:
         paths = {}
         for name, content in contents.items():
             paths[name] = osp.join(out_dir, name)
-            tmp = f'{paths[name]}.tmp{os.getpid()}'
-            try:
-                with open(tmp, 'w') as f:
-                    json.dump(content, f, indent=1)
-                os.replace(tmp, paths[name])
-            finally:
-                if osp.exists(tmp):
-                    os.remove(tmp)
+            atomic_write(paths[name], json.dumps(content, indent=1).encode())
         return paths
 
 

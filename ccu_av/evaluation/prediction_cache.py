@@ -16,10 +16,11 @@ import json
 import os
 import os.path as osp
 import re
-import tempfile
 from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
 from mmengine.logging import MMLogger
+
+from ..utils import atomic_write
 
 SCHEMA = 1
 Predictions = Dict[str, List[dict]]
@@ -43,17 +44,8 @@ def token_set_sha256(tokens: Iterable[str]) -> str:
 
 
 def write_json_atomic(path: str, content) -> None:
-    """Write JSON to a temporary file beside ``path`` and rename it into place."""
-    directory = osp.dirname(osp.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp_', suffix='.json')
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(content, f, allow_nan=False)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    """Write JSON (no NaN) to a temporary file beside ``path`` and rename it into place."""
+    atomic_write(path, json.dumps(content, allow_nan=False).encode())
 
 
 class PredictionCache:

@@ -101,17 +101,22 @@ class AtomicLocalBackend(LocalBackend):
     """mmengine's local file backend whose writes are atomic (temporary name, then rename)."""
 
     def put(self, obj: bytes, filepath: Union[str, Path]) -> None:
-        _atomic_write(Path(filepath), obj, 'wb')
+        atomic_write(filepath, obj)
 
     def put_text(self, obj: str, filepath: Union[str, Path], encoding: str = 'utf-8') -> None:
-        _atomic_write(Path(filepath), obj.encode(encoding), 'wb')
+        atomic_write(filepath, obj.encode(encoding))
 
 
-def _atomic_write(path: Path, data: bytes, mode: str) -> None:
+def atomic_write(path: Union[str, os.PathLike], data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, then rename it into place.
+
+    A reader never sees a half-written file, and a failed write leaves the old one intact.
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
     try:
-        with os.fdopen(fd, mode) as f:
+        with os.fdopen(fd, 'wb') as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Optional, Union
 
 import cv2
 import numpy as np
+
+from ..utils import atomic_write
 
 
 def write_png(path: Union[str, Path], rgb: np.ndarray) -> Path:
@@ -21,23 +22,8 @@ def write_png(path: Union[str, Path], rgb: np.ndarray) -> Path:
     ok, data = cv2.imencode('.png', np.ascontiguousarray(rgb[..., ::-1]))
     if not ok:
         raise RuntimeError(f'OpenCV could not encode {path} as PNG.')
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data.tobytes())
-        os.chmod(tmp, 0o666 & ~_umask())          # mkstemp makes it private; a PNG is not
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    atomic_write(path, data.tobytes())
     return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def read_rgb(path: str) -> Optional[np.ndarray]:
