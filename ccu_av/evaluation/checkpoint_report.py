@@ -2,7 +2,7 @@
 
 What ``tools/unlearn.py`` calls for the original, unlearned and retrained checkpoints: every
 checkpoint is evaluated with :func:`evaluate_modes` (one inference pass per mode, cached) and
-attacked with :func:`membership_inference`; the report is built and checked in full before
+attacked with :func:`membership_inference` (its features cached too); the report is built and checked in full before
 :func:`write_report` writes anything, so any bad input (an empty set, a checkpoint that does not
 fit the config, NaN features) leaves no report behind.
 """
@@ -30,7 +30,8 @@ def report_checkpoints(cfg: Config, checkpoints: Mapping[str, dict], sets: Mappi
             roles as :func:`build_report`.
         sets: ``forget``, ``retain``, ``val`` (and maybe more): sample tokens, none empty.
         out_dir: where the report goes.
-        cache_dir: prediction cache root (None: always run the models).
+        cache_dir: prediction cache root, for predictions and membership features (None: always
+            run the models).
         config_path: the config file, for the report's ``config`` entry.
         membership: run the camera membership attack on every checkpoint.
         membership_kwargs: ``folds``, ``l2``, ``seed``, ``group_by_scene`` for it.
@@ -51,7 +52,7 @@ def report_checkpoints(cfg: Config, checkpoints: Mapping[str, dict], sets: Mappi
         models[name] = dict(role=entry['role'], checkpoint_sha256=file_sha256(entry['checkpoint']),
                             wall_time_s=entry.get('wall_time_s'))
         if membership:
-            attacks[name] = membership_inference(cfg, entry['checkpoint'], sets,
+            attacks[name] = membership_inference(cfg, entry['checkpoint'], sets, cache_dir=cache_dir,
                                                  **(membership_kwargs or {}))
     metric = cfg.test_evaluator
     report = build_report(

@@ -19,6 +19,8 @@ the forget samples look like validation samples: their rate falls to ``val_membe
 scikit-learn is not in the stack: the regression (LBFGS in torch), the folds and the AUC
 (Mann-Whitney U with average ranks for ties) are written here.
 """
+import hashlib
+import json
 import math
 from collections import defaultdict
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
@@ -32,9 +34,17 @@ from torch import Tensor
 
 from ccu_av.models.interface import use_modality
 
-from .modal_eval import build_detector, build_token_loaders, check_sets, union_tokens
+from .modal_eval import base_dataset_cfg, build_detector, build_token_loaders, check_sets, union_tokens
+from .prediction_cache import PredictionCache, file_sha256
 
 LOSS_EPS = 1e-6
+# Random training augmentations of mmdet3d (and ccu_av's configs): the attack scores each sample as
+# it is, so they are taken out of the training pipeline it reads samples through.
+RANDOM_AUGMENTATIONS = frozenset({'GlobalRotScaleTrans', 'RandomFlip3D', 'RandomJitterPoints', 'PointShuffle',
+                                  'ObjectSample', 'ObjectNoise', 'GlobalAlignment', 'RandomDropPointsColor',
+                                  'PhotoMetricDistortion3D', 'RandomResize3D', 'RandomCrop3D',
+                                  'MultiViewWrapper'})
+CACHE_MODE = 'camera_membership'  # the prediction cache's mode name for these features
 
 
 def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -205,38 +215,74 @@ def camera_membership_features(model: torch.nn.Module, batch_inputs: dict,
     return {name: math.log(value + LOSS_EPS) for name, value in sorted(grouped.items())}
 
 
-def collect_membership_features(cfg: Config, checkpoint: str, tokens: Sequence[str]
-                                ) -> Tuple[List[str], Dict[str, Tuple[str, np.ndarray]]]:
-    """Camera membership features of every sample, read once through the training pipeline
-    (annotations and depth targets; the dataset's empty-sample filter off).
+def membership_pipeline(cfg: Config) -> List[dict]:
+    """The training pipeline (annotations, depth targets) without its random augmentations."""
+    pipeline = base_dataset_cfg(cfg.train_dataloader.dataset)['pipeline']
+    return [dict(step) for step in pipeline if step['type'] not in RANDOM_AUGMENTATIONS]
 
-    Returns:
-        ``(feature names, {token: (scene token, (F,) features)})``.
-    """
-    model = build_detector(cfg, checkpoint)
+
+def membership_key(checkpoint_sha256: str, cfg: Config) -> str:
+    """sha256 of the checkpoint's sha256, ``cfg.model`` and the attack's pipeline (the cache key)."""
+    described = dict(checkpoint=checkpoint_sha256, model=cfg.model.to_dict(), pipeline=membership_pipeline(cfg),
+                     features='camera_membership_features v1')
+    return hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _compute_membership_features(cfg: Config, model: torch.nn.Module, tokens: Sequence[str]
+                                 ) -> Dict[str, List[dict]]:
     loaders = build_token_loaders(cfg, tokens, loader_key='train_dataloader', batch_size=1,
-                                  dataset_overrides=dict(test_mode=False, filter_empty_gt=False))
-    by_token, names = {}, None
+                                  dataset_overrides=dict(test_mode=False, filter_empty_gt=False,
+                                                         pipeline=membership_pipeline(cfg)))
+    records = {}
     progress = ProgressBar(len(tokens))
     for loader in loaders:
         for data in loader:
             data = model.data_preprocessor(data, False)
             sample = data['data_samples'][0]
             features = camera_membership_features(model, data['inputs'], data['data_samples'])
-            if names is None:
-                names = list(features)
-            elif list(features) != names:
-                raise ValueError(f'sample {sample.token}: losses {list(features)} differ from the '
-                                 f'first sample\'s {names}')
-            by_token[sample.token] = (sample.metainfo.get('scene_token', sample.token),
-                                      np.array([features[n] for n in names]))
+            records[sample.token] = [dict(scene_token=sample.metainfo.get('scene_token', sample.token),
+                                          features=features)]
             progress.update()
+    return records
+
+
+def collect_membership_features(cfg: Config, checkpoint: str, tokens: Sequence[str],
+                                cache_dir: Optional[str] = None
+                                ) -> Tuple[List[str], Dict[str, Tuple[str, np.ndarray]]]:
+    """Camera membership features of every sample, read once through the training pipeline
+    without its random augmentations (annotations and depth targets; the dataset's empty-sample
+    filter off).
+
+    Args:
+        cache_dir: root of the prediction cache: features of a checkpoint already computed for
+            these samples are read from it (mode ``camera_membership``); None: always compute.
+
+    Returns:
+        ``(feature names, {token: (scene token, (F,) features)})``.
+    """
+    model = build_detector(cfg, checkpoint)  # built in any case: a checkpoint that does not fit fails here
+    tokens = list(tokens)
+    if cache_dir:
+        key = membership_key(file_sha256(checkpoint), cfg)
+        records = PredictionCache(cache_dir).get_or_compute(
+            key, CACHE_MODE, tokens, lambda todo: _compute_membership_features(cfg, model, todo))
+    else:
+        records = _compute_membership_features(cfg, model, tokens)
+    by_token, names = {}, None
+    for token in tokens:
+        (record,) = records[token]
+        if names is None:
+            names = list(record['features'])
+        elif list(record['features']) != names:
+            raise ValueError(f'sample {token}: losses {list(record["features"])} differ from the '
+                             f'first sample\'s {names}')
+        by_token[token] = (record['scene_token'], np.array([record['features'][n] for n in names]))
     return names, by_token
 
 
 def membership_inference(cfg: Config, checkpoint: str, sets: Mapping[str, Sequence[str]],
                          folds: int = 5, l2: float = 1e-2, seed: int = 0,
-                         group_by_scene: bool = True) -> Dict[str, float]:
+                         group_by_scene: bool = True, cache_dir: Optional[str] = None) -> Dict[str, float]:
     """The camera-branch membership attack on one checkpoint.
 
     Args:
@@ -247,6 +293,7 @@ def membership_inference(cfg: Config, checkpoint: str, sets: Mapping[str, Sequen
         folds, l2, seed: as :func:`membership_attack`.
         group_by_scene: folds hold whole scenes; False makes every sample its own group (only
             for datasets with fewer scenes than folds: neighbouring frames then leak).
+        cache_dir: root of the prediction cache for the features (None: always compute).
 
     Returns:
         :func:`membership_attack`'s figures plus ``features`` (the loss names used).
@@ -255,7 +302,7 @@ def membership_inference(cfg: Config, checkpoint: str, sets: Mapping[str, Sequen
     if missing:
         raise ValueError(f'membership inference needs the sets forget, retain and val; missing {missing}')
     sets = check_sets({name: sets[name] for name in ('forget', 'retain', 'val')})
-    names, by_token = collect_membership_features(cfg, checkpoint, union_tokens(sets))
+    names, by_token = collect_membership_features(cfg, checkpoint, union_tokens(sets), cache_dir)
 
     def rows(name: str) -> Tuple[np.ndarray, List[str]]:
         return (np.stack([by_token[t][1] for t in sets[name]]),

@@ -7,7 +7,8 @@ Layout under ``root``::
 
 A prediction file is ``{'schema': 1, 'checkpoint_sha256', 'mode', 'results': {token: [box, ...]}}``
 with boxes in the nuScenes submission format (what the devkit and ``NuScenesSubsetEvaluator``
-read). A lookup is served by any entry of the same checkpoint and mode whose samples cover the
+read). Other per-sample outputs of a checkpoint are stored the same way under their own mode name:
+the membership attack keeps its per-sample features as ``camera_membership`` (one record a token). A lookup is served by any entry of the same checkpoint and mode whose samples cover the
 requested ones, so one inference pass over forget + retain + val serves every set.
 Files are written under a temporary name and renamed into place when complete.
 """

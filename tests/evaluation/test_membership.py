@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 import torch
 from mmdet3d.registry import MODELS
+from mmengine.config import Config
 
-from ccu_av.evaluation.membership import (camera_membership_features, group_folds,
-                                          membership_attack, membership_inference, roc_auc)
+import ccu_av.evaluation.membership as membership_module
+from ccu_av.evaluation.membership import (camera_membership_features, group_folds, membership_attack,
+                                          membership_inference, membership_pipeline, roc_auc)
 from tiny_detector import TINY_SETS, save_checkpoint, tiny_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'models'))
@@ -143,3 +145,32 @@ def test_membership_inference_on_a_checkpoint(tiny_nuscenes, tmp_path):
         membership_inference(cfg, checkpoint, dict(TINY_SETS, forget=[]), folds=2)
     with pytest.raises(ValueError, match=r"missing \['val'\]"):
         membership_inference(cfg, checkpoint, dict(forget=TINY_SETS['forget'], retain=TINY_SETS['retain']))
+
+
+def test_membership_features_are_cached_per_checkpoint(tiny_nuscenes, tmp_path, monkeypatch):
+    cfg = tiny_config(tiny_nuscenes)
+    checkpoint = save_checkpoint(cfg, tmp_path / 'model.pth')
+    cache = str(tmp_path / 'cache')
+    uncached = membership_inference(cfg, checkpoint, TINY_SETS, folds=2, group_by_scene=False)
+    first = membership_inference(cfg, checkpoint, TINY_SETS, folds=2, group_by_scene=False, cache_dir=cache)
+    assert first == uncached
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError('features recomputed although cached')
+
+    monkeypatch.setattr(membership_module, '_compute_membership_features', must_not_run)
+    assert membership_inference(cfg, checkpoint, TINY_SETS, folds=2, group_by_scene=False,
+                                cache_dir=cache) == uncached
+    # another checkpoint is another entry
+    other = save_checkpoint(cfg, tmp_path / 'other.pth', seed=1)
+    with pytest.raises(AssertionError, match='recomputed'):
+        membership_inference(cfg, other, TINY_SETS, folds=2, group_by_scene=False, cache_dir=cache)
+
+
+def test_the_attack_reads_samples_without_random_augmentation():
+    cfg = Config.fromfile('configs/pretrain_camradar_bevfusion.py')
+    train_types = [step['type'] for step in cfg.train_dataloader.dataset.pipeline]
+    assert {'GlobalRotScaleTrans', 'RandomFlip3D'} <= set(train_types)
+    kept = [step['type'] for step in membership_pipeline(cfg)]
+    assert kept == [t for t in train_types if t not in ('GlobalRotScaleTrans', 'RandomFlip3D')]
+    assert 'LoadLidarDepthTargets' in kept and 'AugmentCameraMatrices' in kept

@@ -72,3 +72,50 @@ class LoadCameraImages(LoadMultiViewImageFromFiles):
         if self.set_default_scale:
             results['scale_factor'] = 1.0
         return results
+
+
+def bev_augmentation_matrix(results: dict) -> np.ndarray:
+    """The 4x4 map from the loaded LIDAR_TOP frame to the augmented one, from mmdet3d's record.
+
+    mmdet3d's ``GlobalRotScaleTrans`` and ``RandomFlip3D`` move points and boxes and append
+    what they did to ``transformation_3d_flow`` ('R', 'S', 'T', 'HF', 'VF') with their
+    parameters (``pcd_rotation`` as the row-vector matrix: p' = p @ pcd_rotation,
+    ``pcd_scale_factor``, ``pcd_trans``). mmdet3d 1.4 composes no matrix from them for
+    multi-view cameras (its BEVFusion project keeps one in its own transforms), so it is done here.
+    """
+    aug = np.eye(4)
+    for step in results.get('transformation_3d_flow', []):
+        m = np.eye(4)
+        if step == 'R':
+            m[:3, :3] = np.asarray(results['pcd_rotation'], dtype=np.float64).T
+        elif step == 'S':
+            m[:3, :3] *= float(results['pcd_scale_factor'])
+        elif step == 'T':
+            m[:3, 3] = np.asarray(results['pcd_trans'], dtype=np.float64)
+        elif step == 'HF':
+            m[1, 1] = -1.0
+        elif step == 'VF':
+            m[0, 0] = -1.0
+        else:
+            raise ValueError(f'bev_augmentation_matrix: unknown step {step!r} in transformation_3d_flow '
+                             "(expected 'R', 'S', 'T', 'HF' or 'VF')")
+        aug = m @ aug
+    return aug
+
+
+@TRANSFORMS.register_module()
+class AugmentCameraMatrices(BaseTransform):
+    """Make the camera matrices follow a BEV augmentation of points and boxes.
+
+    Runs after ``ComposeCameraMatrices`` (and after ``LoadLidarDepthTargets``, whose per-pixel
+    depths do not change: the camera does not move relative to the scene). With A the augmentation
+    (``bev_augmentation_matrix``), a point p' = A p of the augmented frame projects where p did:
+    ``lidar2cam`` and ``lidar2img`` become ``... @ inv(A)``. Writes ``bev_aug_matrix`` (4, 4).
+    """
+
+    def transform(self, results: dict) -> dict:
+        aug = bev_augmentation_matrix(results)
+        inv = np.linalg.inv(aug)
+        results.update(lidar2cam=results['lidar2cam'] @ inv, lidar2img=results['lidar2img'] @ inv,
+                       bev_aug_matrix=aug)
+        return results
