@@ -11,6 +11,11 @@ offers them can be unlearned, ours (:class:`CamRadarBEVFusion`) or a user's:
     features; ``fused``: (B, C, Y, X) the features the detection head reads. A modality switched
     off by ``modality`` comes back as zeros of its usual shape, and ``fused`` is computed
     without it. Modality dropout (a training-only augmentation) is *not* applied here.
+``fuse_modal_feats(camera_feats, radar_feats) -> Tensor``
+    The fused features from given camera and radar BEV features: ``extract_modal_feats``'s
+    ``fused`` is ``fuse_modal_feats(camera, radar)`` of its own ``camera`` and ``radar``, so a
+    method can score one modality alone (zeros for the other) without running the sensor
+    branches again.
 ``head_loss(fused_feats, batch_data_samples) -> dict``
     The detection head's losses on ``fused`` features (``gt_instances_3d`` on the samples).
 ``head_predict(fused_feats, batch_data_samples) -> list``
@@ -37,6 +42,9 @@ class ModalFusionDetector(Protocol):
     modality: str
 
     def extract_modal_feats(self, batch_inputs: dict, batch_data_samples: list) -> Dict[str, Tensor]:
+        ...
+
+    def fuse_modal_feats(self, camera_feats: Tensor, radar_feats: Tensor) -> Tensor:
         ...
 
     def head_loss(self, fused_feats: Tensor, batch_data_samples: list) -> Dict[str, Tensor]:
@@ -88,9 +96,10 @@ def check_modal_interface(model, batch_inputs: Optional[dict] = None,
 
     Without a batch only the members are checked. With one, ``extract_modal_feats`` is run
     (without gradients) in every modality and its result checked: the three keys, tensors
-    with the batch's size, and zeros for a switched-off modality.
+    with the batch's size, zeros for a switched-off modality, and ``fused`` equal to
+    ``fuse_modal_feats`` of the returned camera and radar features.
     """
-    missing = [name for name in ('extract_modal_feats', 'head_loss', 'head_predict')
+    missing = [name for name in ('extract_modal_feats', 'fuse_modal_feats', 'head_loss', 'head_predict')
                if not callable(getattr(model, name, None))]
     if not hasattr(model, 'modality'):
         missing.append('modality')
@@ -103,7 +112,12 @@ def check_modal_interface(model, batch_inputs: Optional[dict] = None,
     for modality in MODALITIES:
         with use_modality(model, modality), torch.no_grad():
             feats = model.extract_modal_feats(batch_inputs, batch_data_samples)
-        _check_feats(type(model).__name__, modality, feats, B)
+            _check_feats(type(model).__name__, modality, feats, B)
+            refused = model.fuse_modal_feats(feats['camera'], feats['radar'])
+        if not torch.allclose(refused, feats['fused'], rtol=1e-4, atol=1e-5):
+            raise TypeError(f'{type(model).__name__}.fuse_modal_feats(camera, radar) differs from '
+                            f"extract_modal_feats()['fused'] in {modality!r} mode (largest difference "
+                            f'{(refused - feats["fused"]).abs().max().item():.3g})')
 
 
 def _check_feats(name: str, modality: str, feats, B: int) -> None:

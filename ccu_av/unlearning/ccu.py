@@ -27,6 +27,18 @@ def sum_head_losses(head_losses: Dict[str, object]) -> Tensor:
     return total
 
 
+def without_objects(batch_data_samples: list) -> list:
+    """Copies of the samples whose ``gt_instances_3d`` hold no objects (the other fields shared):
+    a head loss on them asks for an empty heatmap."""
+    empty = []
+    for ds in batch_data_samples:
+        copy = ds.clone()
+        gt = ds.gt_instances_3d
+        copy.gt_instances_3d = gt[torch.zeros(0, dtype=torch.long, device=gt.labels_3d.device)]
+        empty.append(copy)
+    return empty
+
+
 class CCU:
     """The CCU objective: detection on retain + (a) unlearning + (b) retention + (c) separation
     (``docs/method.md``).
@@ -39,11 +51,15 @@ class CCU:
         w_detection: head loss on retain samples (fusion mode).
         w_unlearn: (a) inverse InfoNCE on forget objects' camera embeddings.
         w_spread: (a) norm and spread preservation of those embeddings (no collapse).
+        w_camera_forget: (a) the camera alone finds nothing on forget samples: the head's loss in
+            camera-only mode against an empty scene.
         w_radar_embedding: (b) forget objects' radar embeddings vs the teacher's.
         w_radar_bev: (b) radar-only fused BEV (what the head reads) vs the teacher's, on forget.
         w_radar_detection: (b) head loss in radar-only mode on forget samples.
         w_retain_structure: (c) teacher-anchored supervised contrastive on retain objects.
         w_separation: (c) forget objects may not move closer to retain objects.
+        w_retain_features: (c) retain samples' camera and fused BEV features vs the teacher's:
+            the model keeps what it knows outside the takedown.
         w_forget_fusion: (b) fusion-mode fused BEV on forget vs the teacher's radar-only one:
             the fused features lean on radar where the camera knowledge was removed.
     """
@@ -54,20 +70,22 @@ class CCU:
                  w_detection: float = 1.0,
                  w_unlearn: float = 1.0,
                  w_spread: float = 1.0,
+                 w_camera_forget: float = 0.0,
                  w_radar_embedding: float = 1.0,
                  w_radar_bev: float = 1.0,
                  w_radar_detection: float = 1.0,
                  w_retain_structure: float = 1.0,
                  w_separation: float = 1.0,
+                 w_retain_features: float = 0.0,
                  w_forget_fusion: float = 0.1):
         if temperature <= 0:
             raise ValueError(f'temperature must be positive, got {temperature}')
         self.pooler = BoxPooler(point_cloud_range)
         self.temperature = temperature
-        self.w = dict(detection=w_detection, unlearn=w_unlearn, spread=w_spread,
+        self.w = dict(detection=w_detection, unlearn=w_unlearn, spread=w_spread, camera_forget=w_camera_forget,
                       radar_embedding=w_radar_embedding, radar_bev=w_radar_bev,
                       radar_detection=w_radar_detection, retain_structure=w_retain_structure,
-                      separation=w_separation, forget_fusion=w_forget_fusion)
+                      separation=w_separation, retain_features=w_retain_features, forget_fusion=w_forget_fusion)
         negative = {k: v for k, v in self.w.items() if v < 0}
         if negative:
             raise ValueError(f'CCU weights must be >= 0, got {negative}')
@@ -76,15 +94,21 @@ class CCU:
         return any(self.w[t] > 0 for t in terms)
 
     @staticmethod
-    def _feats(student: nn.Module, teacher: nn.Module, batch: Batch,
-               modality: str) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
-        """Student (with gradients) and teacher (without) modal features of a batch."""
+    def _feats(student: nn.Module, teacher: nn.Module, batch: Batch) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
+        """Student (with gradients) and teacher (without) fusion-mode modal features of a batch."""
         inputs, samples = batch['inputs'], batch['data_samples']
-        with use_modality(student, modality):
+        with use_modality(student, 'fusion'):
             s = student.extract_modal_feats(inputs, samples)
-        with use_modality(teacher, modality), torch.no_grad():
+        with use_modality(teacher, 'fusion'), torch.no_grad():
             t = teacher.extract_modal_feats(inputs, samples)
         return s, t
+
+    @staticmethod
+    def _alone(model: nn.Module, feats: Dict[str, Tensor], modality: str) -> Tensor:
+        """Fused features of one modality alone (the other zeroed), as in that modality's mode."""
+        if modality == 'camera':
+            return model.fuse_modal_feats(feats['camera'], torch.zeros_like(feats['radar']))
+        return model.fuse_modal_feats(torch.zeros_like(feats['camera']), feats['radar'])
 
     def _embed(self, feats: Tensor, objects) -> Tuple[Tensor, Tensor]:
         """Object embeddings on one feature map and the labels of the objects kept."""
@@ -94,34 +118,37 @@ class CCU:
     def loss(self, student: nn.Module, teacher: nn.Module, retain: Batch,
              forget: Batch) -> Dict[str, Tensor]:
         """All enabled terms, weighted, plus unweighted ``ccu_*`` diagnostics (not summed by
-        mmengine's ``parse_losses``, which sums only names containing ``'loss'``)."""
+        mmengine's ``parse_losses``, which sums only names containing ``'loss'``).
+
+        The student and the teacher each run once in fusion mode on each batch; single-modality
+        features come from ``fuse_modal_feats`` with the other modality zeroed."""
         out: Dict[str, Tensor] = {}
-        s_r, t_r = self._feats(student, teacher, retain, 'fusion')
+        s_r, t_r = self._feats(student, teacher, retain)
         if self._on('detection'):
             head = student.head_loss(s_r['fused'], retain['data_samples'])
             out.update({f'retain_{k}': self.w['detection'] * v for k, v in head.items()
                         if 'loss' in k})
+        if self._on('retain_features'):
+            out['loss_retain_features'] = self.w['retain_features'] * (
+                L.feature_consistency(s_r['camera'], t_r['camera'])
+                + L.feature_consistency(s_r['fused'], t_r['fused']))
         r_obj = gt_objects(retain['data_samples'])
         z_r, y_r = self._embed(s_r['camera'], r_obj)
         t_cam_r, _ = self._embed(t_r['camera'], r_obj)
         if self._on('retain_structure'):
             out['loss_retain_structure'] = self.w['retain_structure'] * L.anchored_supcon(
                 z_r, y_r, t_cam_r, self.temperature)
-        s_f = None
-        if self._on('unlearn', 'spread', 'radar_embedding', 'separation', 'forget_fusion'):
-            terms, s_f = self._forget_terms(student, teacher, forget, t_cam_r, y_r)
-            out.update(terms)
-        if self._on('radar_bev', 'radar_detection', 'forget_fusion'):
-            out.update(self._radar_only_terms(student, teacher, forget, s_f))
+        if self._on('unlearn', 'spread', 'camera_forget', 'radar_embedding', 'radar_bev', 'radar_detection',
+                    'separation', 'forget_fusion'):
+            out.update(self._forget_terms(student, teacher, forget, t_cam_r, y_r))
         return out
 
-    def _forget_terms(self, student, teacher, forget: Batch, t_cam_r: Tensor,
-                      y_r: Tensor) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
-        """(a), (b) on radar embeddings and (c) separation, from fusion-mode forget features;
-        also returns the student's fusion-mode features of the forget batch."""
+    def _forget_terms(self, student, teacher, forget: Batch, t_cam_r: Tensor, y_r: Tensor) -> Dict[str, Tensor]:
+        """(a), (b) and (c) separation on the forget batch."""
         out = {}
-        s_f, t_f = self._feats(student, teacher, forget, 'fusion')
-        f_obj = gt_objects(forget['data_samples'])
+        samples = forget['data_samples']
+        s_f, t_f = self._feats(student, teacher, forget)
+        f_obj = gt_objects(samples)
         z_f, y_f = self._embed(s_f['camera'], f_obj)
         t_cam_f, _ = self._embed(t_f['camera'], f_obj)
         if self._on('unlearn'):
@@ -131,6 +158,9 @@ class CCU:
                 z_f, t_cam_f, y_f, protos, proto_labels, self.temperature)
         if self._on('spread'):
             out['loss_spread'] = self.w['spread'] * L.spread_preservation(z_f, t_cam_f)
+        if self._on('camera_forget'):
+            head = student.head_loss(self._alone(student, s_f, 'camera'), without_objects(samples))
+            out['loss_camera_forget'] = self.w['camera_forget'] * sum_head_losses(head)
         if self._on('separation'):
             out['loss_separation'] = self.w['separation'] * L.separation(z_f, t_cam_f, t_cam_r)
         if self._on('radar_embedding'):
@@ -138,27 +168,22 @@ class CCU:
             r_t, _ = self._embed(t_f['radar'], f_obj)
             out['loss_radar_embedding'] = self.w['radar_embedding'] * L.embedding_consistency(r_s, r_t)
             out['ccu_forget_radar_cos'] = _mean_cos(r_s, r_t)
+        if self._on('radar_bev', 'radar_detection', 'forget_fusion'):
+            with torch.no_grad():
+                t_radar_alone = self._alone(teacher, t_f, 'radar')
+            if self._on('forget_fusion'):
+                out['loss_forget_fusion'] = self.w['forget_fusion'] * L.feature_consistency(
+                    s_f['fused'], t_radar_alone)
+            if self._on('radar_bev', 'radar_detection'):
+                s_radar_alone = self._alone(student, s_f, 'radar')
+                if self._on('radar_bev'):
+                    out['loss_radar_bev'] = self.w['radar_bev'] * L.feature_consistency(s_radar_alone, t_radar_alone)
+                if self._on('radar_detection'):
+                    with use_modality(student, 'radar'):
+                        head = student.head_loss(s_radar_alone, samples)
+                    out['loss_radar_detection'] = self.w['radar_detection'] * sum_head_losses(head)
         out['ccu_forget_camera_cos'] = _mean_cos(z_f, t_cam_f)
         out['ccu_forget_objects'] = z_f.new_tensor(float(z_f.shape[0]))
-        return out, s_f
-
-    def _radar_only_terms(self, student, teacher, forget: Batch,
-                          s_fusion: Optional[Dict[str, Tensor]]) -> Dict[str, Tensor]:
-        """(b) from the teacher's radar-only fused features on forget: the student's radar-only
-        (``radar_bev``) and fusion-mode (``forget_fusion``, from ``s_fusion``) fused features
-        against them, and the head's radar-only loss."""
-        out = {}
-        s_f, t_f = self._feats(student, teacher, forget, 'radar')
-        if self._on('forget_fusion'):
-            out['loss_forget_fusion'] = self.w['forget_fusion'] * L.feature_consistency(
-                s_fusion['fused'], t_f['fused'])
-        if self._on('radar_bev'):
-            out['loss_radar_bev'] = self.w['radar_bev'] * L.feature_consistency(
-                s_f['fused'], t_f['fused'])
-        if self._on('radar_detection'):
-            with use_modality(student, 'radar'):
-                head = student.head_loss(s_f['fused'], forget['data_samples'])
-            out['loss_radar_detection'] = self.w['radar_detection'] * sum_head_losses(head)
         return out
 
 

@@ -23,7 +23,10 @@ class TinyLateFusion(ModalityMixin, nn.Module):
             radar = torch.zeros_like(radar)
         if self.modality == 'radar':
             cam = torch.zeros_like(cam)
-        return dict(camera=cam, radar=radar, fused=cam + radar)
+        return dict(camera=cam, radar=radar, fused=self.fuse_modal_feats(cam, radar))
+
+    def fuse_modal_feats(self, camera_feats, radar_feats):
+        return camera_feats + radar_feats
 
     def head_loss(self, fused_feats, batch_data_samples):
         return dict(loss=self.head(fused_feats).square().mean())
@@ -66,13 +69,26 @@ def test_missing_members_are_named():
         def extract_modal_feats(self, batch_inputs, batch_data_samples):
             return {}
 
-    with pytest.raises(TypeError, match=r"missing \['head_loss', 'head_predict'\]"):
+    with pytest.raises(TypeError, match=r"missing \['fuse_modal_feats', 'head_loss', 'head_predict'\]"):
         check_modal_interface(NoHead())
 
 
 def test_a_leaking_switched_off_modality_is_caught():
     with pytest.raises(TypeError, match="'camera' mode must return zeros for the switched-off 'radar'"):
         check_modal_interface(Leaky(), *tiny_batch())
+
+
+class InconsistentFuse(TinyLateFusion):
+    """Breaks the contract: fuse_modal_feats is not how extract_modal_feats fuses."""
+
+    def extract_modal_feats(self, batch_inputs, batch_data_samples):
+        feats = super().extract_modal_feats(batch_inputs, batch_data_samples)
+        return dict(feats, fused=feats['camera'] - feats['radar'])
+
+
+def test_a_fuse_that_is_not_the_detector_s_own_is_caught():
+    with pytest.raises(TypeError, match=r"fuse_modal_feats\(camera, radar\) differs .* in 'fusion' mode"):
+        check_modal_interface(InconsistentFuse(), *tiny_batch())
 
 
 def test_use_modality_restores_after_an_error():

@@ -4,12 +4,13 @@ from collections import Counter
 import pytest
 import torch
 
-from ccu_av.unlearning.ccu import CCU, sum_head_losses
+from ccu_av.unlearning.ccu import CCU, sum_head_losses, without_objects
 from ccu_av.unlearning.teacher import snapshot_teacher
 from tiny_ccu_model import PCR, whole_batch
 
 TERMS = ('loss_unlearn', 'loss_spread', 'loss_radar_embedding', 'loss_radar_bev',
          'loss_radar_detection', 'loss_retain_structure', 'loss_separation', 'loss_forget_fusion')
+ALL_ON = dict(w_camera_forget=1.0, w_retain_features=1.0)  # the two terms off by default
 
 
 @pytest.fixture
@@ -60,17 +61,66 @@ def test_weights_scale_terms_and_zero_weights_skip_their_passes(original_model, 
     assert doubled['loss_unlearn'].item() == pytest.approx(2 * full['loss_unlearn'].item(), rel=1e-5)
 
     calls = record_modalities(original_model)
-    out = CCU(PCR, w_radar_bev=0, w_radar_detection=0, w_forget_fusion=0).loss(
-        original_model, teacher, *batches)
-    assert not {'loss_radar_bev', 'loss_radar_detection', 'loss_forget_fusion'} & set(out)
-    assert calls == Counter(fusion=2)  # retain + forget; no radar-only pass
+    teacher_calls = record_modalities(teacher)
+    out = CCU(PCR, **ALL_ON).loss(original_model, teacher, *batches)
+    assert set(TERMS) | {'loss_camera_forget', 'loss_retain_features'} <= set(out)
+    # one fusion-mode pass of each model per batch: single modalities come from fuse_modal_feats
+    assert calls == Counter(fusion=2) and teacher_calls == Counter(fusion=2)
 
     calls.clear()
+    teacher_calls.clear()
     only_det = CCU(PCR, w_unlearn=0, w_spread=0, w_radar_embedding=0, w_radar_bev=0,
                    w_radar_detection=0, w_retain_structure=0, w_separation=0, w_forget_fusion=0)
     out = only_det.loss(original_model, teacher, *batches)
     assert [k for k in out if 'loss' in k] == ['retain_loss_heatmap']
-    assert calls == Counter(fusion=1)
+    assert calls == Counter(fusion=1)  # no forget pass
+
+
+def test_camera_forget_empties_the_camera_only_heatmap_and_leaves_the_radar_branch(original_model, batches):
+    retain, forget = batches
+    teacher = snapshot_teacher(original_model)
+    ccu = CCU(PCR, w_detection=0, w_unlearn=0, w_spread=0, w_radar_embedding=0, w_radar_bev=0,
+              w_radar_detection=0, w_retain_structure=0, w_separation=0, w_forget_fusion=0, w_camera_forget=1.0)
+
+    def camera_only_scores():
+        with original_model.use_modality('camera'), torch.no_grad():
+            return original_model(forget['inputs'], forget['data_samples']).sigmoid().mean().item()
+
+    before = camera_only_scores()
+    out = ccu.loss(original_model, teacher, retain, forget)
+    assert [k for k in out if 'loss' in k] == ['loss_camera_forget'] and out['loss_camera_forget'] > 0
+    out['loss_camera_forget'].backward()
+    assert original_model.radar_encoder.weight.grad is None or not original_model.radar_encoder.weight.grad.any()
+    assert original_model.camera_encoder.weight.grad.abs().sum() > 0
+    with torch.no_grad():
+        for p in original_model.parameters():
+            if p.grad is not None:
+                p -= 0.5 * p.grad
+    assert camera_only_scores() < before
+
+
+def test_retain_features_are_zero_at_the_teacher_and_grow_when_the_student_moves(original_model, batches):
+    teacher = snapshot_teacher(original_model)
+    only = dict(w_detection=0, w_unlearn=0, w_spread=0, w_radar_embedding=0, w_radar_bev=0, w_radar_detection=0,
+                w_retain_structure=0, w_separation=0, w_forget_fusion=0, w_retain_features=1.0)
+    out = CCU(PCR, **only).loss(original_model, teacher, *batches)
+    assert [k for k in out if 'loss' in k] == ['loss_retain_features']
+    assert out['loss_retain_features'].item() == pytest.approx(0.0, abs=1e-7)
+    with torch.no_grad():
+        original_model.camera_encoder.weight.mul_(1.5)
+    moved = CCU(PCR, **only).loss(original_model, teacher, *batches)['loss_retain_features']
+    assert moved.item() > 0.01
+    moved.backward()
+    assert original_model.camera_encoder.weight.grad.abs().sum() > 0
+
+
+def test_without_objects_empties_copies_and_keeps_the_originals(batches):
+    samples = batches[1]['data_samples']
+    counts = [len(ds.gt_instances_3d) for ds in samples]
+    empty = without_objects(samples)
+    assert [len(ds.gt_instances_3d) for ds in empty] == [0] * len(samples)
+    assert [len(ds.gt_instances_3d) for ds in samples] == counts and min(counts) > 0
+    assert [ds.metainfo['sample_idx'] for ds in empty] == [ds.metainfo['sample_idx'] for ds in samples]
 
 
 def test_bad_weights_and_temperature_are_refused():
@@ -105,8 +155,9 @@ def test_on_the_project_detector_every_term_is_finite_and_trains_the_camera_bran
     forget = dict(zip(('inputs', 'data_samples'), fixtures.make_batch(seed=1)))
     pcr = cfg['view_transform']['point_cloud_range']
 
-    out = CCU(pcr).loss(model, teacher, retain, forget)
-    assert set(TERMS) <= set(out) and any(k.startswith('retain_') for k in out)
+    out = CCU(pcr, **ALL_ON).loss(model, teacher, retain, forget)
+    assert set(TERMS) | {'loss_camera_forget', 'loss_retain_features'} <= set(out)
+    assert any(k.startswith('retain_') for k in out)
     assert all(torch.isfinite(v).all() for v in out.values())
     assert out['ccu_forget_objects'].item() > 0
     sum(v for k, v in out.items() if 'loss' in k).backward()

@@ -91,7 +91,10 @@ class TinyCamRadar(ModalityMixin, BaseModel):
             camera = torch.zeros_like(camera)
         if self.modality == 'camera':
             radar = torch.zeros_like(radar)
-        return dict(camera=camera, radar=radar, fused=self.fuser(torch.cat([camera, radar], 1)))
+        return dict(camera=camera, radar=radar, fused=self.fuse_modal_feats(camera, radar))
+
+    def fuse_modal_feats(self, camera_feats: torch.Tensor, radar_feats: torch.Tensor) -> torch.Tensor:
+        return self.fuser(torch.cat([camera_feats, radar_feats], 1))
 
     @staticmethod
     def targets(batch_data_samples: list, like: torch.Tensor) -> torch.Tensor:

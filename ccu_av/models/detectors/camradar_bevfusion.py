@@ -194,8 +194,7 @@ class CamRadarBEVFusion(ModalityMixin, Base3DDetector):
             if len(seen) < B:  # an erased sample keeps its radar whatever the dropout drew
                 keep = torch.tensor(erased, device=ref.device).view(B, 1, 1, 1)
                 radar_in = torch.where(keep, radar, radar_in)
-        fused = self.bev_neck(self.bev_backbone(self.fuser([cam_in, radar_in])))[0]
-        return dict(camera=camera, radar=radar, fused=fused), cam_out
+        return dict(camera=camera, radar=radar, fused=self.fuse_modal_feats(cam_in, radar_in)), cam_out
 
     def _modality_dropout_masks(self, B: int, device) -> Tuple[Tensor, Tensor]:
         """(B, 1, 1, 1) keep-masks: a radar-only share drops the camera, a camera-only share radar."""
@@ -209,6 +208,10 @@ class CamRadarBEVFusion(ModalityMixin, Base3DDetector):
                             batch_data_samples: List[Det3DDataSample]) -> Dict[str, Tensor]:
         """``dict(camera=(B, C_cam, Y, X), radar=(B, C_rad, Y, X), fused=(B, C, Y, X))``."""
         return self._extract(batch_inputs, batch_data_samples, dropout=False)[0]
+
+    def fuse_modal_feats(self, camera_feats: Tensor, radar_feats: Tensor) -> Tensor:
+        """Fuser, BEV backbone and neck on camera and radar BEV features: (B, C, Y, X)."""
+        return self.bev_neck(self.bev_backbone(self.fuser([camera_feats, radar_feats])))[0]
 
     def head_loss(self, fused_feats: Tensor,
                   batch_data_samples: List[Det3DDataSample]) -> Dict[str, Tensor]:
