@@ -39,13 +39,17 @@ default_hooks = dict(checkpoint=dict(interval=50, max_keep_ckpts=1))
 train_dataloader = dict(
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(sample_tokens=None))
+# The CCU objective (ccu_av.unlearning.CCU, docs/method.md): a top-level dict so that configs
+# inheriting this one (configs/ablations/) change single weights; tools/unlearn.py passes it to
+# the CCUHook.
+ccu = dict(point_cloud_range={{_base_.bev_range}})
 custom_hooks = [
     dict(type='CCUHook',
          forget_dataloader=dict(
              batch_size={{_base_.train_dataloader.batch_size}},
              num_workers=1,
              dataset=None),
-         ccu=dict(point_cloud_range={{_base_.bev_range}}),
+         ccu=dict(),  # tools/unlearn.py fills it from ``ccu`` above
          # the radar encoder keeps what it knows by construction (docs/method.md)
          frozen_modules=('radar_encoder',)),
 ]

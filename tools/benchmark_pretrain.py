@@ -39,7 +39,8 @@ def parse_args(argv=None):
     parser.add_argument('config', nargs='?', default='configs/pretrain_camradar_bevfusion.py')
     parser.add_argument('--work-dir', default='work_dirs/benchmark_pretrain')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
-    parser.add_argument('--profile-iters', type=int, default=10)
+    parser.add_argument('--profile-iters', type=int, default=10,
+                        help='training steps profiled stage by stage after training (0: none)')
     parser.add_argument('--checkpoint', help='evaluate this checkpoint instead of training')
     parser.add_argument(
         '--time-budget', type=float, default=None,
@@ -180,7 +181,8 @@ def main(argv=None):
                       train_samples_per_second=samples / wall,
                       mean_iter_seconds=runner.message_hub.get_scalar('train/time').mean(),
                       mean_data_seconds=runner.message_hub.get_scalar('train/data_time').mean())
-    report['step_profile_seconds'] = profile_train_steps(runner, args.profile_iters)
+    if args.profile_iters > 0:  # 0: no step profile
+        report['step_profile_seconds'] = profile_train_steps(runner, args.profile_iters)
     report['metrics'] = evaluate(runner)
     report['peak_rss_mb'] = peak_rss_mb()
     out = osp.join(cfg.work_dir, 'benchmark.json')
@@ -192,7 +194,8 @@ def print_summary(report: dict, out: str) -> None:
     if 'samples_seen' in report:
         print(f"trained {report['iterations']} iterations, {report['samples_seen']} samples in "
               f"{report['train_wall_seconds']:.0f} s ({report['train_samples_per_second']:.2f} samples/s)")
-    print('step profile (s): ' + ', '.join(f'{k} {v:.3f}' for k, v in report['step_profile_seconds'].items()))
+    if 'step_profile_seconds' in report:
+        print('step profile (s): ' + ', '.join(f'{k} {v:.3f}' for k, v in report['step_profile_seconds'].items()))
     for modality, metrics in report['metrics'].items():
         shown = {k: v for k, v in metrics.items() if k.endswith(('/mAP', '/NDS'))}
         print(f'{modality:8s} ' + ', '.join(f'{k} {v:.4f}' for k, v in shown.items()))

@@ -118,6 +118,11 @@ def ccu_runner_cfg(cfg: Config, work_dir: str, checkpoint: str, token_files: Dic
     hooks = [h for h in run.custom_hooks if h.get('type') == 'CCUHook']
     if len(hooks) != 1:
         raise ValueError(f'{cfg.filename}: custom_hooks must hold exactly one CCUHook, found {len(hooks)}')
+    # the top-level ``ccu`` dict (the objective's weights; dicts merge through _base_, so ablation
+    # configs override single weights) goes into the hook's CCU arguments
+    weights = run.pop('ccu', None)
+    if weights:
+        hooks[0].ccu = dict(hooks[0].get('ccu') or {}, **weights)
     forget = copy.deepcopy(run.train_dataloader.dataset)
     forget.sample_tokens = token_files['forget_tokens.json']
     hooks[0].forget_dataloader.dataset = forget

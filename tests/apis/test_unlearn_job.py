@@ -47,7 +47,7 @@ def write_configs(tmp_path, data_root, ccu_iters=3, pretrain_iters=2):
     job.train_cfg.update(max_iters=ccu_iters, val_interval=ccu_iters + 1)
     job.default_hooks.checkpoint.update(interval=1, max_keep_ckpts=5)
     job.custom_hooks[0].forget_dataloader.update(batch_size=2, num_workers=0)
-    job.custom_hooks[0].ccu.point_cloud_range = TINY_RANGE
+    job.ccu.point_cloud_range = TINY_RANGE
     job.job.update(
         pretrain_config=pretrain_path, cache_dir=str(tmp_path / 'cache'),
         takedown=dict(locations=['boston-seaport']), retain_eval_scenes_per_location=1,

@@ -1,6 +1,6 @@
 # Camera + radar data of the default synthetic nuScenes dataset (tools/make_synthetic_nuscenes.py
-# writes it, tools/create_data.py its info files). 6 cameras at native size (BEV augmentation,
-# no image-plane augmentation), 5 radars x 6 sweeps, LIDAR_TOP depth targets for the camera branch.
+# writes it, tools/create_data.py its info files). 6 cameras at native size (no image
+# augmentation yet), 5 radars x 6 sweeps, LIDAR_TOP depth targets for the camera branch.
 custom_imports = dict(imports=['ccu_av.datasets'], allow_failed_imports=False)
 
 dataset_type = 'CamRadarNuScenesDataset'
@@ -16,22 +16,12 @@ radar_sweeps = 6
 camera_image_size = (96, 176)  # (H, W) of the written images; stand-ins for erased footage match it
 backend_args = None
 
-# BEV augmentation (mmdet3d's GlobalRotScaleTrans + RandomFlip3D on radar points and boxes; the
-# camera matrices follow through AugmentCameraMatrices). Points and boxes move before the images
-# are loaded: RandomFlip3D would flip the images too if they were already there.
-bev_augmentation = [
-    dict(type='GlobalRotScaleTrans', rot_range=[-0.785, 0.785], scale_ratio_range=[0.95, 1.05],
-         translation_std=[0.0, 0.0, 0.0]),
-    dict(type='RandomFlip3D', sync_2d=False, flip_ratio_bev_horizontal=0.5, flip_ratio_bev_vertical=0.5),
-]
 train_pipeline = [
-    dict(type='LoadRadarSweeps', num_sweeps=radar_sweeps),
-    dict(type='LoadAnnotations3D', with_bbox_3d=True, with_label_3d=True, with_attr_label=False),
-    *bev_augmentation,
     dict(type='LoadCameraImages', num_views=6, erased_image_size=camera_image_size, backend_args=backend_args),
     dict(type='ComposeCameraMatrices'),  # (N, 4, 4) cam2img, lidar2cam, lidar2img for the view transform
+    dict(type='LoadRadarSweeps', num_sweeps=radar_sweeps),
     dict(type='LoadLidarDepthTargets', depth_range=(1.0, 37.0)),  # the detector's depth bins (dbound)
-    dict(type='AugmentCameraMatrices'),  # after the depth targets: they are per pixel, unchanged
+    dict(type='LoadAnnotations3D', with_bbox_3d=True, with_label_3d=True, with_attr_label=False),
     dict(type='PointsRangeFilter', point_cloud_range=point_cloud_range),
     dict(type='ObjectRangeFilter', point_cloud_range=point_cloud_range),
     dict(type='ObjectNameFilter', classes=class_names),
