@@ -19,6 +19,7 @@ from typing import Optional, Sequence
 from mmengine.hooks import CheckpointHook, Hook
 from mmengine.logging import MMLogger
 from mmengine.model import is_model_wrapper
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmdet3d.registry import HOOKS
 
@@ -43,16 +44,21 @@ class CCUHook(Hook):
         frozen_modules: names of submodules (dotted, as in ``named_modules``) kept fixed and in
             eval mode during unlearning, e.g. ``('radar_encoder',)``.
         forget_seed: seed of the forget order; ``None`` uses the runner's seed.
+        norm_eval: keep every batch-normalisation layer of the detector in eval mode: its
+            running statistics stay the original's and batches are normalised with them (the
+            forget batches, and single-modality features, would otherwise shift the statistics
+            every scene is normalised with).
     """
 
     priority = 'NORMAL'
 
     def __init__(self, forget_dataloader: dict, ccu: dict, frozen_modules: Sequence[str] = (),
-                 forget_seed: Optional[int] = None):
+                 forget_seed: Optional[int] = None, norm_eval: bool = False):
         self.forget_dataloader = dict(forget_dataloader)
         self.ccu = CCU(**ccu)
         self.frozen_modules = tuple(frozen_modules)
         self.forget_seed = forget_seed
+        self.norm_eval = bool(norm_eval)
         self.teacher = None
         self._forget_dataset = None
         self._forget_iter = None
@@ -122,7 +128,7 @@ class CCUHook(Hook):
         MMLogger.get_current_instance().info(
             f'CCU: teacher from {source}; forget set of {len(self._forget_dataset)} samples, '
             f'order seed {self._seed}, starting at iteration {runner.iter}; frozen '
-            f'{list(self.frozen_modules)}')
+            f'{list(self.frozen_modules)}; batch norm {"frozen" if self.norm_eval else "training"}')
 
     def _make_teacher(self, runner, model):
         """The original model: the current weights on a fresh start, the checkpoint's teacher
@@ -152,6 +158,10 @@ class CCUHook(Hook):
             with optim_wrapper.optim_context(wrapped):
                 for module in self._frozen:
                     module.eval()
+                if self.norm_eval:
+                    for module in model.modules():
+                        if isinstance(module, _BatchNorm):
+                            module.eval()
                 retain = model.data_preprocessor(data, True)
                 forget = model.data_preprocessor(next(self._forget_iter), True)
                 losses = self.ccu.loss(model, self.teacher, retain, forget)

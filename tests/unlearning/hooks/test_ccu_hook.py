@@ -12,11 +12,11 @@ from tiny_ccu_model import PCR, TinyCamRadar, ToyBEVDataset, accuracy, pretrain
 
 
 def make_runner(work_dir, toy_sets, max_iters, load_from=None, resume=False, forget=None,
-                model=None, checkpoint_interval=1000):
+                model=None, checkpoint_interval=1000, **hook_kwargs):
     hook = dict(type='CCUHook', ccu=dict(point_cloud_range=PCR),
                 forget_dataloader=dict(dataset=toy_sets['forget'] if forget is None else forget,
                                        batch_size=2),
-                frozen_modules=('radar_encoder',))
+                frozen_modules=('radar_encoder',), **hook_kwargs)
     return Runner(
         model=model or TinyCamRadar(),
         work_dir=str(work_dir),
@@ -157,3 +157,27 @@ def test_resuming_a_checkpoint_without_teacher_is_refused(tmp_path, toy_sets, or
     runner = make_runner(work, toy_sets, max_iters=6, load_from=work / 'foreign.pth', resume=True)
     with pytest.raises(RuntimeError, match="resumes at iteration 3 .*without 'ccu_teacher'"):
         runner.train()
+
+
+class NormedCamRadar(TinyCamRadar):
+    """The tiny detector with a batch norm after its camera encoder."""
+
+    def __init__(self):
+        super().__init__()
+        self.camera_encoder = torch.nn.Sequential(self.camera_encoder, torch.nn.BatchNorm2d(8))
+
+
+@pytest.mark.parametrize('norm_eval', [True, False])
+def test_norm_eval_keeps_the_original_normalisation_statistics(tmp_path, toy_sets, norm_eval):
+    torch.manual_seed(0)
+    model = NormedCamRadar()
+    norm = model.camera_encoder[1]
+    norm.running_mean.uniform_(-1, 1)  # as a trained model's, not the initial zeros
+    stats = norm.running_mean.clone(), norm.running_var.clone()
+    weight = model.camera_encoder[0].weight.detach().clone()
+    runner = make_runner(tmp_path / 'work', toy_sets, max_iters=3, model=model, norm_eval=norm_eval)
+    runner.train()
+    assert not torch.equal(model.camera_encoder[0].weight, weight)  # it trained
+    kept = torch.equal(norm.running_mean, stats[0]) and torch.equal(norm.running_var, stats[1])
+    assert kept == norm_eval
+    assert int(norm.num_batches_tracked) == (0 if norm_eval else 6)  # retain + forget batch a step
