@@ -1,0 +1,70 @@
+"""The ablation configs: each switches off its terms of the main job's CCU objective, nothing else."""
+import inspect
+from pathlib import Path
+
+import pytest
+from mmengine.config import Config
+
+from ccu_av.apis.unlearn_job import ccu_runner_cfg
+from ccu_av.unlearning.ccu import CCU
+
+ROOT = Path(__file__).parents[2]
+# configs/ablations/ -> the weights it switches off (all of them on in the main job)
+ABLATIONS = {
+    'ccu_no_unlearning.py': {'w_unlearn', 'w_spread'},
+    'ccu_no_separation.py': {'w_retain_structure', 'w_separation'},
+    'ccu_no_camera_forget.py': {'w_camera_forget'},
+    'ccu_no_retain_features.py': {'w_retain_features'},
+    'ccu_no_forget_fusion.py': {'w_forget_fusion'},
+    'ccu_no_detection.py': {'w_detection'},
+}
+# the radar retention terms (b) are off in the main job, whose frozen modules make them constant;
+# this ablation trains those modules and switches them on
+TRAIN_SHARED = 'ccu_train_shared.py'
+RADAR_RETENTION = {'w_radar_embedding', 'w_radar_bev', 'w_radar_detection'}
+WEIGHTS = [name for name in inspect.signature(CCU).parameters if name.startswith('w_')]
+DEFAULTS = {k: p.default for k, p in inspect.signature(CCU).parameters.items() if k.startswith('w_')}
+
+
+def hook_of(config_path: Path, tmp_path) -> dict:
+    cfg = Config.fromfile(str(config_path))
+    tokens = {name: str(tmp_path / name) for name in ('forget_tokens.json', 'retain_tokens.json')}
+    run = ccu_runner_cfg(cfg, str(tmp_path), 'original.pth', tokens, resume=False)
+    assert 'ccu' not in run and 'job' not in run
+    (hook,) = [h for h in run.custom_hooks if h['type'] == 'CCUHook']
+    return hook
+
+
+def weight(args: dict, name: str) -> float:
+    return args.get(name, DEFAULTS[name])
+
+
+def test_every_weight_has_an_ablation():
+    assert set().union(*ABLATIONS.values()) | RADAR_RETENTION == set(WEIGHTS)
+    assert sorted(p.name for p in (ROOT / 'configs' / 'ablations').glob('*.py')) == sorted([*ABLATIONS, TRAIN_SHARED])
+
+
+def test_train_shared_unfreezes_the_shared_modules_and_turns_radar_retention_on(tmp_path):
+    main = hook_of(ROOT / 'configs' / 'ccu_bevfusion.py', tmp_path)
+    shared = hook_of(ROOT / 'configs' / 'ablations' / TRAIN_SHARED, tmp_path)
+    assert all(weight(main['ccu'], k) == 0 for k in RADAR_RETENTION)
+    assert all(weight(shared['ccu'], k) > 0 for k in RADAR_RETENTION)
+    assert {k for k in WEIGHTS if weight(main['ccu'], k) != weight(shared['ccu'], k)} == RADAR_RETENTION
+    assert 'bbox_head' in main['frozen_modules'] and list(shared['frozen_modules']) == ['radar_encoder']
+    assert {k: v for k, v in main.items() if k not in ('ccu', 'frozen_modules')} == \
+        {k: v for k, v in shared.items() if k not in ('ccu', 'frozen_modules')}
+
+
+@pytest.mark.parametrize('name', sorted(ABLATIONS))
+def test_an_ablation_zeroes_its_terms_and_keeps_the_rest(name, tmp_path):
+    main_hook = hook_of(ROOT / 'configs' / 'ccu_bevfusion.py', tmp_path)
+    ablation_hook = hook_of(ROOT / 'configs' / 'ablations' / name, tmp_path)
+    assert ablation_hook['frozen_modules'] == main_hook['frozen_modules']
+    main, ablation = dict(main_hook['ccu']), dict(ablation_hook['ccu'])
+    switched = {k for k in WEIGHTS if weight(ablation, k) != weight(main, k)}
+    assert all(weight(ablation, k) == 0 for k in ABLATIONS[name])
+    assert switched == ABLATIONS[name]  # all of them on in the main job
+    assert ablation['point_cloud_range'] == main['point_cloud_range']
+    CCU(**ablation)  # builds
+    cfg = Config.fromfile(str(ROOT / 'configs' / 'ablations' / name))
+    assert cfg.work_dir.endswith(name[:-3])
