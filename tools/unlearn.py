@@ -62,13 +62,15 @@ def headline_table(report_json: str) -> str:
     import json
     with open(report_json) as f:
         report = json.load(f)
-    rows = [('model', 'cam mAP forget', 'radar mAP forget', 'fusion mAP retain', 'fusion mAP val',
-             'MIA AUC')]
+    rows = [('model', 'cam mAP forget', 'radar mAP forget', 'fusion mAP forget', 'fusion mAP retain',
+             'fusion mAP val-other', 'MIA AUC forget/val', 'wall s')]
     for name, model in report['models'].items():
         fig = model['figures']
-        mia = report.get('membership_inference', {}).get(name, {}).get('auc')
+        mia = report.get('membership_inference', {}).get(name, {}).get('forget_vs_val_auc')
         rows.append((name, fig['camera']['forget']['mAP'], fig['radar']['forget']['mAP'],
-                     fig['fusion']['retain']['mAP'], fig['fusion']['val']['mAP'], mia))
+                     fig['fusion']['forget']['mAP'], fig['fusion']['retain']['mAP'],
+                     fig['fusion'].get('val_other', fig['fusion']['val'])['mAP'], mia,
+                     '-' if model.get('wall_time_s') is None else f"{model['wall_time_s']:.0f}"))
     cells = [[c if isinstance(c, str) else ('-' if c is None else f'{c:.3f}') for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(rows[0]))]
     lines = ['  '.join(c.rjust(w) for c, w in zip(row, widths)) for row in cells]

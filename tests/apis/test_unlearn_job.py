@@ -81,8 +81,11 @@ def test_main_job_writes_data_pretrains_once_and_unlearns(tmp_path):
     assert original.keys() == unlearned.keys()
     changed = [k for k in original if not torch.equal(original[k], unlearned[k])]
     assert any(k.startswith('img_backbone') for k in changed)
-    # the radar encoder is frozen by the config: radar knowledge kept by construction
-    assert not any(k.startswith('radar_encoder') for k in changed)
+    # only the camera branch trains (the config freezes the rest, batch-norm statistics included):
+    # radar knowledge kept by construction
+    frozen = ('radar_encoder', 'fuser', 'bev_backbone', 'bev_neck', 'bbox_head')
+    assert not [k for k in changed if k.startswith(frozen)]
+    assert not [k for k in changed if k.endswith(('running_mean', 'running_var', 'num_batches_tracked'))]
 
     # 5. the report: every model on every set and mode, with the attack's figures
     report = json.loads(Path(out['report']['json']).read_text())
@@ -92,6 +95,8 @@ def test_main_job_writes_data_pretrains_once_and_unlearns(tmp_path):
         assert set(model['figures']['camera']) == {'forget', 'retain', 'val', 'val_other'}
     assert set(report['membership_inference']) == {'original', 'ccu', 'visual_retrain'}
     assert report['derived']['ccu']['mean_abs_gap_to_visual_retrain'] is not None
+    # the radar-only path is the original's, so are its figures on every set
+    assert report['models']['ccu']['figures']['radar'] == report['models']['original']['figures']['radar']
     retrain = load_checkpoint_file(out['models']['visual_retrain']['checkpoint'])['state_dict']
     assert any(not torch.equal(retrain[k], original[k]) for k in original)
     assert Path(out['report']['md']).is_file() and Path(out['report']['png']).stat().st_size > 0
