@@ -23,7 +23,7 @@ from mmengine.runner import Runner
 
 from ..evaluation import report_checkpoints
 from ..evaluation.prediction_cache import file_sha256, write_json_atomic
-from .job_steps import _export_weights, cached_training, ensure_dataset, takedown_sets
+from .job_steps import _export_weights, cached_training, ensure_dataset, release_dataloader_workers, takedown_sets
 
 JOB_FILE = 'job.json'
 
@@ -142,6 +142,7 @@ def run_ccu(cfg: Config, work_dir: str, checkpoint: str, token_files: Dict[str, 
     runner = Runner.from_cfg(run)
     runner.train()
     wall = time.monotonic() - start
+    release_dataloader_workers(runner)
     path = osp.join(work_dir, 'unlearned.pth')
     _export_weights(runner.model, path, dict(name='ccu', iters=runner.iter,
                                              original=osp.abspath(checkpoint)))
