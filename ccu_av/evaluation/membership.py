@@ -228,8 +228,10 @@ def membership_key(checkpoint_sha256: str, cfg: Config) -> str:
     return hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _compute_membership_features(cfg: Config, model: torch.nn.Module, tokens: Sequence[str]
-                                 ) -> Dict[str, List[dict]]:
+def _compute_membership_features(cfg: Config, model: torch.nn.Module, tokens: Sequence[str],
+                                 cache: bool = False) -> Dict[str, List[dict]]:
+    """Per-sample feature records; ``cache``: they are about to be cached, so a NaN or infinite
+    feature (which JSON cannot hold) is refused here, naming the sample."""
     loaders = build_token_loaders(cfg, tokens, loader_key='train_dataloader', batch_size=1,
                                   dataset_overrides=dict(test_mode=False, filter_empty_gt=False,
                                                          pipeline=membership_pipeline(cfg)))
@@ -240,6 +242,10 @@ def _compute_membership_features(cfg: Config, model: torch.nn.Module, tokens: Se
             data = model.data_preprocessor(data, False)
             sample = data['data_samples'][0]
             features = camera_membership_features(model, data['inputs'], data['data_samples'])
+            bad = {name: value for name, value in features.items() if not math.isfinite(value)}
+            if bad and cache:
+                raise ValueError(f'membership features of sample {sample.token}: NaN or infinite '
+                                 f'losses {bad}; nothing was cached')
             records[sample.token] = [dict(scene_token=sample.metainfo.get('scene_token', sample.token),
                                           features=features)]
             progress.update()
@@ -265,7 +271,7 @@ def collect_membership_features(cfg: Config, checkpoint: str, tokens: Sequence[s
     if cache_dir:
         key = membership_key(file_sha256(checkpoint), cfg)
         records = PredictionCache(cache_dir).get_or_compute(
-            key, CACHE_MODE, tokens, lambda todo: _compute_membership_features(cfg, model, todo))
+            key, CACHE_MODE, tokens, lambda todo: _compute_membership_features(cfg, model, todo, cache=True))
     else:
         records = _compute_membership_features(cfg, model, tokens)
     by_token, names = {}, None

@@ -75,7 +75,13 @@ def test_bad_input_writes_no_report(setup, tmp_path, monkeypatch):
 
     monkeypatch.setattr(membership_module, 'camera_membership_features', nan_once)
     with pytest.raises(ValueError, match=r'1 samples have NaN'):
-        report_checkpoints(cfg, checkpoints, TINY_SETS, str(out), cache_dir=cache, membership_kwargs=MIA)
+        report_checkpoints(cfg, checkpoints, TINY_SETS, str(out), membership_kwargs=MIA)  # no cache
+    # with a cache: refused before anything is cached, naming the sample
+    calls.clear()
+    fresh = tmp_path / 'fresh_cache'
+    with pytest.raises(ValueError, match=r'membership features of sample \S+: NaN or infinite .* nothing was cached'):
+        report_checkpoints(cfg, checkpoints, TINY_SETS, str(out), cache_dir=str(fresh), membership_kwargs=MIA)
+    assert not list(fresh.glob('*/camera_membership/*'))
     assert not out.exists() or not os.listdir(out)
 
 
