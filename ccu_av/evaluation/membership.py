@@ -19,8 +19,6 @@ the forget samples look like validation samples: their rate falls to ``val_membe
 scikit-learn is not in the stack: the regression (LBFGS in torch), the folds and the AUC
 (Mann-Whitney U with average ranks for ties) are written here.
 """
-import hashlib
-import json
 import math
 from collections import defaultdict
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
@@ -34,7 +32,8 @@ from torch import Tensor
 
 from ccu_av.models.interface import use_modality
 
-from .modal_eval import base_dataset_cfg, build_detector, build_token_loaders, check_sets, union_tokens
+from .modal_eval import (base_dataset_cfg, build_detector, build_token_loaders, check_sets, evaluation_key,
+                         union_tokens)
 from .prediction_cache import PredictionCache, file_sha256
 
 LOSS_EPS = 1e-6
@@ -221,13 +220,6 @@ def membership_pipeline(cfg: Config) -> List[dict]:
     return [dict(step) for step in pipeline if step['type'] not in RANDOM_AUGMENTATIONS]
 
 
-def membership_key(checkpoint_sha256: str, cfg: Config) -> str:
-    """sha256 of the checkpoint's sha256, ``cfg.model`` and the attack's pipeline (the cache key)."""
-    described = dict(checkpoint=checkpoint_sha256, model=cfg.model.to_dict(), pipeline=membership_pipeline(cfg),
-                     features='camera_membership_features v1')
-    return hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()
-
-
 def _compute_membership_features(cfg: Config, model: torch.nn.Module, tokens: Sequence[str],
                                  cache: bool = False) -> Dict[str, List[dict]]:
     """Per-sample feature records; ``cache``: they are about to be cached, so a NaN or infinite
@@ -269,7 +261,7 @@ def collect_membership_features(cfg: Config, checkpoint: str, tokens: Sequence[s
     model = build_detector(cfg, checkpoint)  # built in any case: a checkpoint that does not fit fails here
     tokens = list(tokens)
     if cache_dir:
-        key = membership_key(file_sha256(checkpoint), cfg)
+        key = evaluation_key(file_sha256(checkpoint), cfg, membership_pipeline(cfg))
         records = PredictionCache(cache_dir).get_or_compute(
             key, CACHE_MODE, tokens, lambda todo: _compute_membership_features(cfg, model, todo, cache=True))
     else:

@@ -49,10 +49,12 @@ def build_detector(cfg: Config, checkpoint: str) -> torch.nn.Module:
     return model.eval()
 
 
-def evaluation_key(checkpoint_sha256: str, cfg: Config) -> str:
-    """sha256 of the checkpoint's sha256, ``cfg.model`` and the test pipeline (the cache key)."""
-    described = dict(checkpoint=checkpoint_sha256, model=cfg.model.to_dict(),
-                     pipeline=base_dataset_cfg(cfg.test_dataloader.dataset)['pipeline'])
+def evaluation_key(checkpoint_sha256: str, cfg: Config, pipeline: Optional[list] = None) -> str:
+    """sha256 of the checkpoint's sha256, ``cfg.model`` and the pipeline the samples are read
+    through (default: the test pipeline): the cache key of a checkpoint's outputs."""
+    if pipeline is None:
+        pipeline = base_dataset_cfg(cfg.test_dataloader.dataset)['pipeline']
+    described = dict(checkpoint=checkpoint_sha256, model=cfg.model.to_dict(), pipeline=pipeline)
     return hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()
 
 

@@ -64,6 +64,7 @@ class CCUHook(Hook):
         self._forget_iter = None
         self._loaded = None  # the checkpoint seen by after_load_checkpoint (resume)
         self._frozen = []
+        self._norms = []  # the batch norms norm_eval keeps in eval mode
         self._grad_flags = {}
         self._seed = None
 
@@ -76,6 +77,7 @@ class CCUHook(Hook):
             raise TypeError(f'CCUHook needs a detector with the modal-features interface '
                             f'(docs/modal_interface.md): {err}') from err
         self._frozen = self._frozen_submodules(model)
+        self._norms = [m for m in model.modules() if isinstance(m, _BatchNorm)] if self.norm_eval else []
         self._check_load_from(runner)
         self._forget_dataset = build_forget_dataset(self.forget_dataloader)
 
@@ -156,12 +158,8 @@ class CCUHook(Hook):
             wrapped = runner.model
             model = _unwrap(wrapped)
             with optim_wrapper.optim_context(wrapped):
-                for module in self._frozen:
+                for module in self._frozen + self._norms:
                     module.eval()
-                if self.norm_eval:
-                    for module in model.modules():
-                        if isinstance(module, _BatchNorm):
-                            module.eval()
                 retain = model.data_preprocessor(data, True)
                 forget = model.data_preprocessor(next(self._forget_iter), True)
                 losses = self.ccu.loss(model, self.teacher, retain, forget)
