@@ -15,9 +15,11 @@ job = dict(
     # The original detector; None: pretrain once with pretrain_config and cache it.
     pretrained_checkpoint=None,
     cache_dir='./work_dirs/cache',
-    # The report's retain set: this many retain scenes of each location (a fixed sample keeps
-    # evaluation to about a minute; None: all retain scenes).
-    retain_eval_scenes_per_location=2,
+    # The report's retain set: this many retain scenes of each location, and its forget set: the
+    # first forget_eval_scenes flagged scenes (fixed samples keep evaluation to a few minutes;
+    # None: all of them). CCU itself trains on the whole takedown.
+    retain_eval_scenes_per_location=3,
+    forget_eval_scenes=12,
     modes=('fusion', 'camera', 'radar'),
 )
 

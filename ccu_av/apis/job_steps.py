@@ -64,16 +64,21 @@ def ensure_dataset(data_root: str, version: str, synthetic: Optional[dict]) -> D
 
 
 def takedown_sets(train_info: str, val_info: str, takedown: dict, out_dir: str,
-                  retain_eval_scenes_per_location: int) -> Dict[str, List[str]]:
+                  retain_eval_scenes_per_location: int,
+                  forget_eval_scenes: Optional[int] = None) -> Dict[str, List[str]]:
     """Forget / retain sets of the takedown, and the evaluation sets of the report.
 
-    Returns sample tokens of ``forget`` (flagged training samples), ``retain`` (the other
-    training samples, what CCU trains on), ``retain_eval`` (the first
-    ``retain_eval_scenes_per_location`` retain scenes of each location: the report's retain
-    set, a fixed sample of it so that evaluation stays fast), ``val`` (the validation split) and
-    ``val_other`` (validation samples of the locations the takedown does not touch).
+    Returns sample tokens of ``forget`` (flagged training samples), ``forget_eval`` (the samples
+    of the first ``forget_eval_scenes`` flagged scenes, or all flagged samples when None: the
+    report's forget set), ``retain`` (the other training samples, what CCU trains on),
+    ``retain_eval`` (the first ``retain_eval_scenes_per_location`` retain scenes of each
+    location: the report's retain set; fixed samples keep evaluation fast on a large takedown),
+    ``val`` (the validation split) and ``val_other`` (validation samples of the locations the
+    takedown does not touch).
     The forget and retain token lists are written to ``out_dir`` for the datasets to read.
     """
+    if forget_eval_scenes is not None and int(forget_eval_scenes) < 1:
+        raise ValueError(f'forget_eval_scenes must be None (all flagged scenes) or >= 1, got {forget_eval_scenes}')
     selection = select_from_info_file(train_info, TakedownRequest(**takedown))
     selection.dump(out_dir)
     train = _records(train_info)
@@ -90,7 +95,10 @@ def takedown_sets(train_info: str, val_info: str, takedown: dict, out_dir: str,
             scenes.append(record['scene_name'])
         retain_eval.append(record['token'])
     flagged_locations = {r['location'] for r in train if r['token'] in forget}
-    return dict(forget=list(selection.forget_tokens), retain=list(selection.retain_tokens),
+    eval_scenes = selection.forget_scenes[:forget_eval_scenes] if forget_eval_scenes else selection.forget_scenes
+    eval_scenes = set(eval_scenes)
+    forget_eval = [r['token'] for r in train if r['token'] in forget and r['scene_name'] in eval_scenes]
+    return dict(forget=list(selection.forget_tokens), forget_eval=forget_eval, retain=list(selection.retain_tokens),
                 retain_eval=retain_eval, val=[r['token'] for r in val],
                 val_other=[r['token'] for r in val if r['location'] not in flagged_locations])
 

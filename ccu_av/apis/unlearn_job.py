@@ -164,7 +164,8 @@ def run_job(cfg: Config, work_dir: str, resume: bool = False,
     data = dataset_settings(cfg)
     infos = ensure_dataset(data['data_root'], data['version'], cfg.job.get('synthetic'))
     sets = takedown_sets(infos['train'], infos['val'], dict(cfg.job.takedown),
-                         osp.join(work_dir, 'takedown'), cfg.job.retain_eval_scenes_per_location)
+                         osp.join(work_dir, 'takedown'), cfg.job.retain_eval_scenes_per_location,
+                         cfg.job.get('forget_eval_scenes', None))
     logger.info(f'takedown: {len(sets["forget"])} forget samples, {len(sets["retain"])} retain samples')
     token_files = {name: osp.join(work_dir, 'takedown', name)
                    for name in ('forget_tokens.json', 'retain_tokens.json')}
@@ -175,7 +176,7 @@ def run_job(cfg: Config, work_dir: str, resume: bool = False,
     if reference == 'visual-retrain':
         models['visual_retrain'] = dict(visual_retrain(cfg, infos, sets['forget']),
                                         role='visual_retrain')
-    eval_sets = dict(forget=sets['forget'], retain=sets['retain_eval'], val=sets['val'],
+    eval_sets = dict(forget=sets['forget_eval'], retain=sets['retain_eval'], val=sets['val'],
                      val_other=sets['val_other'])
     report = report_checkpoints(
         _pretrain_cfg(cfg), models, eval_sets, osp.join(work_dir, 'report'),

@@ -121,19 +121,38 @@ def test_work_dir_of_another_job_is_refused_before_training(tmp_path):
     assert not Path(data_root).exists()  # refused before anything was written
 
 
-def test_unknown_location_in_the_takedown_is_a_clear_error(tmp_path):
-    from ccu_av.apis import takedown_sets
+def _two_location_infos(tmp_path, train_scenes_per_location: int) -> dict:
+    """Info files of a tiny 2-location synthetic dataset (2 samples a scene)."""
     from ccu_av.datasets import create_nuscenes_infos
     from ccu_av.datasets.synthetic import SyntheticNuScenesConfig, write_synthetic_nuscenes
     root = tmp_path / 'data'
     write_synthetic_nuscenes(root, SyntheticNuScenesConfig(
         locations=('singapore-onenorth', 'boston-seaport'), takedown_location='boston-seaport',
-        train_scenes_per_location=1, val_scenes_per_location=1, samples_per_scene=2,
+        train_scenes_per_location=train_scenes_per_location, val_scenes_per_location=1, samples_per_scene=2,
         image_width=40, image_height=24, objects_per_scene=(2, 3), lidar_azimuth_steps=60,
         lidar_beams=4))
-    infos = create_nuscenes_infos(str(root), 'v1.0-synthetic', str(root),
-                                  train_split='synthetic_train', val_split='synthetic_val')
+    return create_nuscenes_infos(str(root), 'v1.0-synthetic', str(root),
+                                 train_split='synthetic_train', val_split='synthetic_val')
+
+
+def test_unknown_location_in_the_takedown_is_a_clear_error(tmp_path):
+    from ccu_av.apis import takedown_sets
+    infos = _two_location_infos(tmp_path, 1)
     with pytest.raises(ValueError, match='atlantis'):
         takedown_sets(infos['train'], infos['val'], dict(locations=['atlantis']),
                       str(tmp_path / 'takedown'), 1)
     assert not (tmp_path / 'takedown').exists()
+
+
+def test_forget_eval_scenes_caps_the_reports_forget_set_not_the_takedown(tmp_path):
+    from ccu_av.apis import takedown_sets
+    infos = _two_location_infos(tmp_path, 3)
+    request = dict(locations=['boston-seaport'])
+    full = takedown_sets(infos['train'], infos['val'], request, str(tmp_path / 'a'), 1)
+    capped = takedown_sets(infos['train'], infos['val'], request, str(tmp_path / 'b'), 1, forget_eval_scenes=2)
+    assert len(full['forget']) == 6 and full['forget_eval'] == full['forget']
+    # the takedown itself is unchanged; the report evaluates the first 2 flagged scenes' samples
+    assert capped['forget'] == full['forget'] and capped['retain'] == full['retain']
+    assert capped['forget_eval'] == full['forget'][:4]
+    with pytest.raises(ValueError, match='forget_eval_scenes'):
+        takedown_sets(infos['train'], infos['val'], request, str(tmp_path / 'c'), 1, forget_eval_scenes=0)

@@ -32,14 +32,14 @@ class SyntheticNuScenesConfig:
     """
     version: str = 'v1.0-synthetic'
     locations: Tuple[str, ...] = NUSCENES_LOCATIONS
-    train_scenes_per_location: int = 10
-    val_scenes_per_location: int = 3
-    samples_per_scene: int = 10
+    train_scenes_per_location: int = 60
+    val_scenes_per_location: int = 5
+    samples_per_scene: int = 8
     image_width: int = 176
     image_height: int = 96
     radar_sweeps_per_interval: int = 3
     radar_lead_sweeps: int = 6
-    radar_return_scale: float = 1.0
+    radar_return_scale: float = 2.5
     radar_clutter_rate: float = 8.0
     max_range: float = 25.0
     lidar_beams: int = 32
