@@ -50,8 +50,8 @@ train_dataloader = dict(
 # those modules and turns (b) on).
 ccu = dict(
     point_cloud_range={{_base_.bev_range}},
-    w_camera_forget=0.3,
-    w_retain_features=20.0,
+    w_camera_forget=0.15,
+    w_retain_features=40.0,
     w_forget_fusion=3.0,
     w_radar_embedding=0.0,
     w_radar_bev=0.0,
