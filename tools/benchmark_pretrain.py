@@ -40,7 +40,8 @@ def parse_args(argv=None):
     parser.add_argument('--work-dir', default='work_dirs/benchmark_pretrain')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     parser.add_argument('--profile-iters', type=int, default=10,
-                        help='training steps profiled stage by stage after training (0: none)')
+                        help='training steps profiled stage by stage after the evaluation (they '
+                             'update the weights, so they come last; 0: none)')
     parser.add_argument('--checkpoint', help='evaluate this checkpoint instead of training')
     parser.add_argument(
         '--time-budget', type=float, default=None,
@@ -181,11 +182,12 @@ def main(argv=None):
                       train_samples_per_second=samples / wall,
                       mean_iter_seconds=runner.message_hub.get_scalar('train/time').mean(),
                       mean_data_seconds=runner.message_hub.get_scalar('train/data_time').mean())
+    # evaluated before the step profile: its steps update the weights
+    report['metrics'] = evaluate(runner)
     if args.profile_iters > 0:  # 0: no step profile
         # the first step waits for the loader's workers to start: left out when there are others
         report['step_profile_seconds'] = profile_train_steps(runner, args.profile_iters,
                                                              skip_first=args.profile_iters > 1)
-    report['metrics'] = evaluate(runner)
     report['peak_rss_mb'] = peak_rss_mb()
     out = osp.join(cfg.work_dir, 'benchmark.json')
     mmengine.dump(report, out, indent=2)
