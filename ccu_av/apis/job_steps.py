@@ -64,7 +64,7 @@ def ensure_dataset(data_root: str, version: str, synthetic: Optional[dict]) -> D
 
 
 def takedown_sets(train_info: str, val_info: str, takedown: dict, out_dir: str,
-                  retain_eval_scenes_per_location: int,
+                  retain_eval_scenes_per_location: Optional[int],
                   forget_eval_scenes: Optional[int] = None) -> Dict[str, List[str]]:
     """Forget / retain sets of the takedown, and the evaluation sets of the report.
 
@@ -72,7 +72,7 @@ def takedown_sets(train_info: str, val_info: str, takedown: dict, out_dir: str,
     of the first ``forget_eval_scenes`` flagged scenes, or all flagged samples when None: the
     report's forget set), ``retain`` (the other training samples, what CCU trains on),
     ``retain_eval`` (the first ``retain_eval_scenes_per_location`` retain scenes of each
-    location: the report's retain set; fixed samples keep evaluation fast on a large takedown),
+    location, or all retain samples when None: the report's retain set; fixed samples keep evaluation fast on a large takedown),
     ``val`` (the validation split) and ``val_other`` (validation samples of the locations the
     takedown does not touch).
     The forget and retain token lists are written to ``out_dir`` for the datasets to read.
@@ -90,7 +90,7 @@ def takedown_sets(train_info: str, val_info: str, takedown: dict, out_dir: str,
             continue
         scenes = scenes_seen.setdefault(record['location'], [])
         if record['scene_name'] not in scenes:
-            if len(scenes) >= retain_eval_scenes_per_location:
+            if retain_eval_scenes_per_location is not None and len(scenes) >= retain_eval_scenes_per_location:
                 continue
             scenes.append(record['scene_name'])
         retain_eval.append(record['token'])

@@ -154,5 +154,8 @@ def test_forget_eval_scenes_caps_the_reports_forget_set_not_the_takedown(tmp_pat
     # the takedown itself is unchanged; the report evaluates the first 2 flagged scenes' samples
     assert capped['forget'] == full['forget'] and capped['retain'] == full['retain']
     assert capped['forget_eval'] == full['forget'][:4]
+    # None evaluates everything: the whole retain set (here 3 scenes) instead of 1 scene a location
+    everything = takedown_sets(infos['train'], infos['val'], request, str(tmp_path / 'd'), None)
+    assert sorted(everything['retain_eval']) == sorted(full['retain']) and len(full['retain_eval']) == 2
     with pytest.raises(ValueError, match='forget_eval_scenes'):
         takedown_sets(infos['train'], infos['val'], request, str(tmp_path / 'c'), 1, forget_eval_scenes=0)
