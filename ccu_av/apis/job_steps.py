@@ -72,9 +72,9 @@ def takedown_sets(train_info: str, val_info: str, takedown: dict, out_dir: str,
     of the first ``forget_eval_scenes`` flagged scenes, or all flagged samples when None: the
     report's forget set), ``retain`` (the other training samples, what CCU trains on),
     ``retain_eval`` (the first ``retain_eval_scenes_per_location`` retain scenes of each
-    location, or all retain samples when None: the report's retain set; fixed samples keep evaluation fast on a large takedown),
-    ``val`` (the validation split) and ``val_other`` (validation samples of the locations the
-    takedown does not touch).
+    location, or all retain samples when None: the report's retain set; fixed samples keep
+    evaluation fast on a large takedown), ``val`` (the validation split) and ``val_other``
+    (validation samples of the locations the takedown does not touch).
     The forget and retain token lists are written to ``out_dir`` for the datasets to read.
     """
     if forget_eval_scenes is not None and int(forget_eval_scenes) < 1:
@@ -95,8 +95,7 @@ def takedown_sets(train_info: str, val_info: str, takedown: dict, out_dir: str,
             scenes.append(record['scene_name'])
         retain_eval.append(record['token'])
     flagged_locations = {r['location'] for r in train if r['token'] in forget}
-    eval_scenes = selection.forget_scenes[:forget_eval_scenes] if forget_eval_scenes else selection.forget_scenes
-    eval_scenes = set(eval_scenes)
+    eval_scenes = set(selection.forget_scenes[:forget_eval_scenes])  # [:None]: all of them
     forget_eval = [r['token'] for r in train if r['token'] in forget and r['scene_name'] in eval_scenes]
     return dict(forget=list(selection.forget_tokens), forget_eval=forget_eval, retain=list(selection.retain_tokens),
                 retain_eval=retain_eval, val=[r['token'] for r in val],
