@@ -27,7 +27,7 @@ job = dict(
 # 50 iterations x (4 retain + 4 forget samples); measured figures and the settings tried are in
 # docs/results.md.
 max_iters = 50
-lr = 1e-3  # half of pretraining's peak; only the camera branch trains
+lr = 1e-3  # a third of pretraining's peak; only the camera branch trains
 optim_wrapper = dict(optimizer=dict(lr=lr))
 param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False, begin=0, end=max_iters)]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters + 1)
