@@ -3,7 +3,7 @@
 ``CenterHead.get_task_detections`` suppresses overlapping boxes across every class of a task, so
 where the heatmaps of two classes of one task peak on the same object (a truck that looks a
 little like a bus) only the stronger hypothesis survives, and the right class loses its
-detection whenever it scores second. nuScenes' mAP is computed per class, and detectors
+detection whenever it scores second. nuScenes' mAP is computed per class, and many detectors
 evaluated on it keep one hypothesis per class (per-class NMS, or CenterPoint's nuScenes config
 splitting car, truck and bus into separate tasks at the cost of more heads).
 
