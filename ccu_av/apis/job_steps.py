@@ -78,7 +78,8 @@ def takedown_sets(train_info: str, val_info: str, takedown: dict, out_dir: str,
     The forget and retain token lists are written to ``out_dir`` for the datasets to read.
     """
     if forget_eval_scenes is not None and int(forget_eval_scenes) < 1:
-        raise ValueError(f'forget_eval_scenes must be None (all flagged scenes) or >= 1, got {forget_eval_scenes}')
+        raise ValueError(f'forget_eval_scenes must be None (all flagged scenes) or >= 1, '
+                         f'got {forget_eval_scenes}')
     selection = select_from_info_file(train_info, TakedownRequest(**takedown))
     selection.dump(out_dir)
     train = _records(train_info)
@@ -90,15 +91,17 @@ def takedown_sets(train_info: str, val_info: str, takedown: dict, out_dir: str,
             continue
         scenes = scenes_seen.setdefault(record['location'], [])
         if record['scene_name'] not in scenes:
-            if retain_eval_scenes_per_location is not None and len(scenes) >= retain_eval_scenes_per_location:
+            if (retain_eval_scenes_per_location is not None
+                    and len(scenes) >= retain_eval_scenes_per_location):
                 continue
             scenes.append(record['scene_name'])
         retain_eval.append(record['token'])
     flagged_locations = {r['location'] for r in train if r['token'] in forget}
     eval_scenes = set(selection.forget_scenes[:forget_eval_scenes])  # [:None]: all of them
-    forget_eval = [r['token'] for r in train if r['token'] in forget and r['scene_name'] in eval_scenes]
-    return dict(forget=list(selection.forget_tokens), forget_eval=forget_eval, retain=list(selection.retain_tokens),
-                retain_eval=retain_eval, val=[r['token'] for r in val],
+    forget_eval = [r['token'] for r in train
+                   if r['token'] in forget and r['scene_name'] in eval_scenes]
+    return dict(forget=list(selection.forget_tokens), forget_eval=forget_eval,
+                retain=list(selection.retain_tokens), retain_eval=retain_eval, val=[r['token'] for r in val],
                 val_other=[r['token'] for r in val if r['location'] not in flagged_locations])
 
 

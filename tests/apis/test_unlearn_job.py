@@ -128,7 +128,8 @@ def _two_location_infos(tmp_path, train_scenes_per_location: int) -> dict:
     root = tmp_path / 'data'
     write_synthetic_nuscenes(root, SyntheticNuScenesConfig(
         locations=('singapore-onenorth', 'boston-seaport'), takedown_location='boston-seaport',
-        train_scenes_per_location=train_scenes_per_location, val_scenes_per_location=1, samples_per_scene=2,
+        train_scenes_per_location=train_scenes_per_location, val_scenes_per_location=1,
+        samples_per_scene=2,
         image_width=40, image_height=24, objects_per_scene=(2, 3), lidar_azimuth_steps=60,
         lidar_beams=4))
     return create_nuscenes_infos(str(root), 'v1.0-synthetic', str(root),
@@ -149,13 +150,16 @@ def test_forget_eval_scenes_caps_the_reports_forget_set_not_the_takedown(tmp_pat
     infos = _two_location_infos(tmp_path, 3)
     request = dict(locations=['boston-seaport'])
     full = takedown_sets(infos['train'], infos['val'], request, str(tmp_path / 'a'), 1)
-    capped = takedown_sets(infos['train'], infos['val'], request, str(tmp_path / 'b'), 1, forget_eval_scenes=2)
+    capped = takedown_sets(infos['train'], infos['val'], request, str(tmp_path / 'b'), 1,
+                           forget_eval_scenes=2)
     assert len(full['forget']) == 6 and full['forget_eval'] == full['forget']
     # the takedown itself is unchanged; the report evaluates the first 2 flagged scenes' samples
     assert capped['forget'] == full['forget'] and capped['retain'] == full['retain']
     assert capped['forget_eval'] == full['forget'][:4]
     # None evaluates everything: the whole retain set (here 3 scenes) instead of 1 scene a location
     everything = takedown_sets(infos['train'], infos['val'], request, str(tmp_path / 'd'), None)
-    assert sorted(everything['retain_eval']) == sorted(full['retain']) and len(full['retain_eval']) == 2
+    assert sorted(everything['retain_eval']) == sorted(full['retain'])
+    assert len(full['retain_eval']) == 2
     with pytest.raises(ValueError, match='forget_eval_scenes'):
-        takedown_sets(infos['train'], infos['val'], request, str(tmp_path / 'c'), 1, forget_eval_scenes=0)
+        takedown_sets(infos['train'], infos['val'], request, str(tmp_path / 'c'), 1,
+                      forget_eval_scenes=0)

@@ -1,4 +1,4 @@
-"""Per-class NMS: two classes' hypotheses on one object both survive; same-class duplicates do not."""
+"""Per-class NMS: two classes' hypotheses on one object survive; same-class duplicates do not."""
 import pytest
 import torch
 

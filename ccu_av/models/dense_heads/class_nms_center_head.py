@@ -41,10 +41,11 @@ class ClassNMSCenterHead(CenterHead):
         results = []
         for scores, boxes, labels, meta in zip(batch_cls_preds, batch_reg_preds,
                                                batch_cls_labels, img_metas):
-            per_class = [
-                parent(num_class_with_bg, [scores[labels == c]], [boxes[labels == c]],
-                       [labels[labels == c]], [meta])[0] for c in range(num_class_with_bg)
-            ]
+            per_class = []
+            for c in range(num_class_with_bg):
+                of_c = labels == c
+                per_class += parent(num_class_with_bg, [scores[of_c]], [boxes[of_c]],
+                                    [labels[of_c]], [meta])
             merged = {key: torch.cat([r[key] for r in per_class]) for key in per_class[0]}
             order = torch.sort(merged['scores'], descending=True, stable=True).indices
             order = order[:self.test_cfg['post_max_size']]
