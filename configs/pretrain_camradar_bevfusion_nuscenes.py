@@ -77,6 +77,9 @@ train_pipeline = [
     dict(type='ObjectNameFilter', classes={{_base_.class_names}}),
     dict(type='PackCamRadarInputs', keys=['img', 'points', 'gt_bboxes_3d', 'gt_labels_3d']),
 ]
+# No random augmentation here either, and the resize is fixed: the membership attack reads the
+# samples through all of it, at the image size the detector was trained on.
+membership_pipeline = train_pipeline
 test_pipeline = [
     dict(type='LoadMultiViewImageFromFiles', num_views=6),
     resize,

@@ -6,13 +6,14 @@ import textwrap
 import pytest
 
 REGISTERED = {
-    'DATASETS': ['CamRadarNuScenesDataset'],
+    'DATASETS': ['CamRadarNuScenesDataset', 'PairedDataset', 'UnlearningDataset'],
+    'DATA_SAMPLERS': ['PairedBatchSampler'],
     'TRANSFORMS': ['LoadRadarSweeps', 'LoadLidarDepthTargets', 'ComposeCameraMatrices',
                    'PackCamRadarInputs'],
     'METRICS': ['NuScenesSubsetMetric'],
-    'HOOKS': ['CCUHook'],
+    'HOOKS': ['UnlearningHook'],
     'MODELS': ['CamRadarBEVFusion', 'LiftSplatViewTransform', 'RadarPillarEncoder', 'ConvFuser',
-               'ImageCenterHeatmapHead'],
+               'ImageCenterHeatmapHead', 'UnlearningModel'],
 }
 
 

@@ -1,76 +1,86 @@
-"""Evaluate a detector checkpoint on the validation split in fusion, camera-only and radar-only mode.
+"""Evaluate a detector checkpoint on the test split in fusion, camera-only and radar-only mode.
 
     python tools/test.py CONFIG CHECKPOINT [--modalities fusion camera radar] [--work-dir DIR]
-        [--cfg-options k=v ...]
+        [--cache-dir DIR] [--cfg-options k=v ...]
 
-The metric is the config's ``test_evaluator`` (ccu_av's nuScenes evaluation). A checkpoint from
-a different architecture is refused with the mismatching keys named. The metrics of every
-modality go to ``WORK_DIR/test_metrics.json``.
+The samples are those of the config's ``test_dataloader`` (its info file); the figures are
+nuScenes mAP, NDS, the mean TP errors and the per-class APs on the ground truth of the
+``test_evaluator``'s dataroot, computed by ``ccu_av.evaluation.modal_eval.evaluate_modes`` (the
+evaluator of the unlearning report). A checkpoint of another architecture is refused with the
+mismatching keys named. The figures of every modality go to ``WORK_DIR/test_metrics.json``.
 """
 import argparse
 import os.path as osp
 import sys
+import time
 
-import mmengine
 from mmengine.config import Config, DictAction
-from mmengine.model import is_model_wrapper
-from mmengine.runner import Runner
+from mmengine.logging import MMLogger
+from mmengine.utils import mkdir_or_exist
 
+from ccu_av.evaluation.modal_eval import evaluate_modes, split_tokens
+from ccu_av.utils import write_json_atomic
 from ccu_av.models.interface import MODALITIES
-from ccu_av.models.weights import load_detector_weights
+from ccu_av.utils.checkpoint import CheckpointError
+
+SET = 'test'  # the one evaluated set: the test dataloader's samples
 
 
-def parse_args(argv=None):
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Evaluate a ccu_av detector per modality')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--modalities', nargs='+', choices=MODALITIES, default=list(MODALITIES))
-    parser.add_argument('--work-dir', help='where logs and test_metrics.json go')
+    parser.add_argument('--work-dir', help='where the log and test_metrics.json go')
+    parser.add_argument('--cache-dir', help='prediction cache: a repeated evaluation reads its '
+                        'predictions from here instead of running the model')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings of the config, key=value pairs (xxx=yyy format)')
     return parser.parse_args(argv)
 
 
-def build_runner(args) -> Runner:
+def load_config(args) -> Config:
+    """The config with ``--cfg-options`` merged and its work dir resolved."""
+    if not osp.isfile(args.config):
+        raise FileNotFoundError(f'config {args.config} does not exist')
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'checkpoint {args.checkpoint} does not exist')
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         './work_dirs', osp.splitext(osp.basename(args.config))[0])
-    cfg.load_from = None  # loaded below, with the architecture check
-    cfg.resume = False
-    return Runner.from_cfg(cfg)
+    return cfg
 
 
-def evaluate_modalities(runner: Runner, checkpoint: str, modalities) -> dict:
-    """``{modality: metrics}`` from the runner's test loop, one pass per modality."""
-    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-    load_detector_weights(model, checkpoint)
-    results = {}
-    try:
-        for modality in modalities:
-            model.modality = modality
-            runner.logger.info(f'evaluating {checkpoint} in {modality!r} mode')
-            results[modality] = {k: float(v) for k, v in runner.test().items()}
-    finally:
-        model.modality = 'fusion'
-    return results
+def run(args) -> str:
+    """Evaluate the checkpoint on the test split; returns the path of test_metrics.json."""
+    cfg = load_config(args)
+    mkdir_or_exist(cfg.work_dir)
+    log_file = osp.join(cfg.work_dir, f'test_{time.strftime("%Y%m%d_%H%M%S")}.log')
+    MMLogger.get_instance(f'ccu_av.test:{osp.abspath(log_file)}', log_file=log_file)
+    tokens = split_tokens(cfg)
+    figures = evaluate_modes(cfg, args.checkpoint, {SET: tokens}, args.modalities, args.cache_dir)
+    metrics = {mode: by_set[SET] for mode, by_set in figures.items()}
+    out = osp.join(cfg.work_dir, 'test_metrics.json')
+    write_json_atomic(out, dict(config=args.config, checkpoint=args.checkpoint,
+                                num_samples=len(tokens), metrics=metrics))
+    for mode, flat in metrics.items():
+        print(f'{mode:8s} mAP {flat["mAP"]:.4f}, NDS {flat["NDS"]:.4f}')
+    return out
 
 
-def main(argv=None):
+def main(argv=None) -> int:
     args = parse_args(argv)
-    if not osp.isfile(args.checkpoint):
-        sys.exit(f'checkpoint {args.checkpoint} does not exist')
-    runner = build_runner(args)
-    results = evaluate_modalities(runner, args.checkpoint, args.modalities)
-    out = osp.join(runner.work_dir, 'test_metrics.json')
-    mmengine.dump(dict(checkpoint=args.checkpoint, metrics=results), out, indent=2)
-    for modality, metrics in results.items():
-        shown = {k: v for k, v in metrics.items() if k.endswith(('/mAP', '/NDS'))}
-        print(f'{modality:8s} ' + ', '.join(f'{k} {v:.4f}' for k, v in shown.items()))
+    try:
+        out = run(args)
+    except (ValueError, TypeError, FileNotFoundError, CheckpointError) as err:
+        print(f'test: error: {err}', file=sys.stderr)
+        return 2
     print(f'metrics written to {out}')
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -1,65 +1,76 @@
-"""The main job: unlearn a takedown's camera footage from a camera+radar detector with CCU.
+"""The main job: unlearn a takedown's camera footage from a camera+radar detector.
 
-    python tools/unlearn.py configs/ccu_bevfusion.py [--work-dir DIR] [--cfg-options k=v ...]
-        [--resume] [--launcher none|pytorch|slurm|mpi]
+    python tools/unlearn.py CONFIG [--work-dir DIR] [--cfg-options k=v ...] [--resume]
+        [--reference visual-retrain|full-retrain]
 
-With the default config on a fresh checkout it writes the synthetic nuScenes dataset, pretrains
-the detector once (cached), and runs CCU on the default takedown (the training scenes of one
-location) through mmengine's Runner with the CCUHook. See ccu_av/apis/unlearn_job.py.
+CONFIG is a job config: configs/ccu_bevfusion.py (CCU, the default job) or any method config of
+configs/unlearn/. On a fresh checkout the default writes the synthetic nuScenes dataset, pretrains
+the detector once (cached), unlearns the default takedown (the training scenes of one location)
+through mmengine's Runner, evaluates and reports. The steps are ccu_av.jobs.steps.
 """
 import argparse
+import json
 import os.path as osp
 import sys
 
-import torch
 from mmengine.config import Config, DictAction
-
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from train import setup_cpu_distributed  # noqa: E402  (tools/train.py)
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='Unlearn a takedown from a ccu_av detector with CCU')
+    parser = argparse.ArgumentParser(description='Unlearn a takedown from a ccu_av detector')
     parser.add_argument('config', help='job config, e.g. configs/ccu_bevfusion.py')
     parser.add_argument('--work-dir', help='where the job writes (default: the config\'s work_dir)')
     parser.add_argument('--resume', action='store_true',
-                        help='resume the CCU run from the latest checkpoint in the work dir')
+                        help='resume the unlearning run from the latest checkpoint in the work dir')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings of the config, key=value pairs')
-    parser.add_argument('--reference', choices=['visual-retrain'],
-                        help='also train (once, cached) the visual-retrain reference: from scratch '
-                             'with the forget scenes\' cameras erased, radar kept')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
+    parser.add_argument('--reference', choices=['visual-retrain', 'full-retrain'],
+                        help='also train (once, cached) a reference from scratch: the forget '
+                             'scenes\' cameras erased and radar kept (visual), or left out (full)')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+                        help='only none: multi-process unlearning is not tested yet, and would '
+                             'need distinct forget shards and rank-0-only outputs')
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    if args.launcher != 'none':
+        sys.exit(f'unlearn: --launcher {args.launcher} is refused: multi-process unlearning is not '
+                 'tested yet; run with --launcher none')
     import ccu_av  # noqa: F401  (registers the modules; installs safe checkpoint loading)
-    from ccu_av.apis import run_job
+    from ccu_av.jobs import check_job_config, claim_work_dir, method_name, steps
 
     if not osp.isfile(args.config):
         sys.exit(f'unlearn: config {args.config} does not exist')
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    if 'job' not in cfg:
-        sys.exit(f'unlearn: {args.config} has no `job` section (see configs/ccu_bevfusion.py)')
-    cfg.launcher = args.launcher
-    if args.launcher == 'pytorch' and not torch.cuda.is_available():
-        setup_cpu_distributed(cfg)  # mmengine's own path needs CUDA (tools/train.py)
+    try:
+        check_job_config(cfg, args.config)
+    except ValueError as error:
+        sys.exit(f'unlearn: {error}')
     work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0])
     cfg.work_dir = work_dir
-    out = run_job(cfg, work_dir, resume=args.resume, reference=args.reference,
-                  config_path=args.config)
-    print(headline_table(out['report']['json']))
-    return out
+
+    claim_work_dir(work_dir, cfg)
+    files = steps.data(cfg)
+    sets = steps.select(cfg, files, osp.join(work_dir, 'takedown'))
+    original = steps.original(cfg, files)
+    unlearned = steps.unlearn(cfg, work_dir, original, resume=args.resume)
+    models = dict(original=('original', original), **{method_name(cfg): ('unlearned', unlearned)})
+    if args.reference:
+        name = args.reference.replace('-', '_')
+        models[name] = (name, steps.reference(cfg, files, sets, args.reference))
+    report = steps.report(cfg, models, sets, osp.join(work_dir, 'report'), config_path=args.config)
+    print(headline_table(report['json']))
+    return dict(sets=sets, report=report,
+                models={name: dict(model.__dict__, role=role) for name, (role, model) in models.items()})
 
 
 def headline_table(report_json: str) -> str:
     """The figures a takedown reviewer reads first, from report.json."""
-    import json
     with open(report_json) as f:
         report = json.load(f)
     rows = [('model', 'cam mAP forget', 'radar mAP forget', 'fusion mAP forget', 'fusion mAP retain',

@@ -67,14 +67,15 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def checkpoint_predictions(args, sample_token: str) -> dict:
     """{'checkpoint <stem> (<mode>)': boxes} for --checkpoint and --checkpoint2."""
-    # imported here: it loads mmdet3d's models, which pictures without checkpoints do not need
-    from ccu_av.visualization.predict import build_detector, find_sample, load_config, predict_sample
+    # imported here: they load mmdet3d's models, which pictures without checkpoints do not need
+    from ccu_av.models.weights import build_detector
+    from ccu_av.visualization.predict import find_sample, load_config, predict_sample
     cfg = load_config(args.config, args.cfg_options)
     dataset, index = find_sample(cfg, sample_token)
     predictions = {}
     for option, checkpoint in (('checkpoint', args.checkpoint), ('checkpoint2', args.checkpoint2)):
         if checkpoint:
-            model = build_detector(cfg, checkpoint, args.device)
+            model = build_detector(cfg, checkpoint).to(args.device)
             name = f'{option} {Path(checkpoint).stem} ({args.mode})'   # unique, even for equal stems
             predictions[name] = predict_sample(model, dataset, index, args.mode)
     return predictions

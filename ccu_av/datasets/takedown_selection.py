@@ -7,13 +7,14 @@ the forget and retain sets are sets of whole scenes (``docs/data_format.md``).
 """
 import json
 import os.path as osp
-from dataclasses import asdict, dataclass
-from typing import Dict, Iterable, List, Sequence, Tuple
+from dataclasses import asdict, dataclass, fields
+from typing import Dict, Iterable, List, Sequence, Tuple, Union
 
 import mmengine
+import yaml
+from mmengine.logging import MMLogger
 
 from ..utils import atomic_write
-from mmengine.logging import MMLogger
 
 RECORD_KEYS = ('token', 'timestamp', 'scene_token', 'scene_name', 'log_token', 'log_name', 'location')
 
@@ -41,6 +42,40 @@ class TakedownRequest:
         if not (self.scenes or self.logs or self.locations or self.time_windows):
             raise ValueError('takedown request names nothing: give scenes, logs, locations or time_windows')
 
+    @classmethod
+    def from_dict(cls, request: dict, source: str = 'the takedown request') -> 'TakedownRequest':
+        """A request from its fields; an unknown field is an error naming the known ones."""
+        known = [f.name for f in fields(cls)]
+        unknown = sorted(set(request) - set(known))
+        if unknown:
+            raise ValueError(f'{source}: unknown keys {unknown}; a takedown request has {known}')
+        return cls(**request)
+
+    @classmethod
+    def from_file(cls, path: str) -> 'TakedownRequest':
+        """A request from a YAML or JSON file holding its fields."""
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'takedown request file {path} does not exist')
+        try:
+            request = mmengine.load(path, file_format='json' if path.endswith('.json') else 'yaml')
+        except (ValueError, yaml.YAMLError) as error:  # ValueError: json.JSONDecodeError
+            raise ValueError(f'takedown request file {path} is not valid YAML/JSON: {error}') from error
+        if not isinstance(request, dict):
+            raise ValueError(f'takedown request file {path}: expected a mapping of request '
+                             f'fields, got {type(request).__name__}')
+        return cls.from_dict(request, source=f'takedown request file {path}')
+
+    @classmethod
+    def coerce(cls, request: Union['TakedownRequest', dict, str]) -> 'TakedownRequest':
+        """A request given as itself, a dict of its fields or the path of a request file."""
+        if isinstance(request, cls):
+            return request
+        if isinstance(request, str):
+            return cls.from_file(request)
+        if isinstance(request, dict) or hasattr(request, 'to_dict'):
+            return cls.from_dict(dict(request))
+        raise TypeError(f'a takedown request is a dict of fields or a file path, got {type(request).__name__}')
+
 
 @dataclass(frozen=True)
 class TakedownSelection:
@@ -65,6 +100,21 @@ class TakedownSelection:
             paths[name] = osp.join(out_dir, name)
             atomic_write(paths[name], json.dumps(content, indent=1).encode())
         return paths
+
+    @classmethod
+    def load(cls, out_dir: str) -> 'TakedownSelection':
+        """The selection that :meth:`dump` wrote to ``out_dir``."""
+        path = osp.join(out_dir, 'selection.json')
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'{path} does not exist: no takedown selection was written to {out_dir}')
+        with open(path) as f:
+            try:
+                content = json.load(f)
+            except json.JSONDecodeError as error:
+                raise ValueError(f'takedown selection {path} is not valid JSON: {error}') from error
+        request = TakedownRequest.from_dict(content.pop('request'), source=path)
+        return cls(request=request, **{k: tuple(v) if isinstance(v, list) else v
+                                       for k, v in content.items()})
 
 
 def records_from_info_file(info_file: str) -> List[dict]:

@@ -14,7 +14,7 @@ from mmengine.logging import MMLogger
 
 from .membership import membership_inference
 from .modal_eval import check_sets, evaluate_modes
-from .prediction_cache import file_sha256
+from ..utils import file_sha256
 from .report import SETS, build_report, write_report
 
 

@@ -6,7 +6,9 @@ grouped by loss name across tasks, as ``log(loss + 1e-6)``. For ``CamRadarBEVFus
 are the camera-only detection losses (``loss_heatmap``, ``loss_bbox``: how well the camera
 alone finds and fits the ground-truth objects), the depth cross-entropy (``loss_depth``) and
 the image-plane centre heatmap loss (``loss_img_heatmap``). A model fits its training samples
-better than unseen ones, most of all where it memorised them.
+better than unseen ones, most of all where it memorised them. The samples are read through the
+config's ``membership_pipeline`` (:func:`membership_pipeline`), which the dataset config declares
+next to its train pipeline.
 
 Attack (``membership_attack``): class-balanced L2-regularised logistic regression on
 standardised features, trained on members (retain samples) against non-members (validation
@@ -25,24 +27,19 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, ConfigDict
 from mmengine.logging import MMLogger
 from mmengine.utils import ProgressBar
 from torch import Tensor
 
 from ccu_av.models.interface import use_modality
+from ccu_av.models.weights import build_detector
+from ccu_av.utils import file_sha256
 
-from .modal_eval import (base_dataset_cfg, build_detector, build_token_loaders, check_sets, evaluation_key,
-                         union_tokens)
-from .prediction_cache import PredictionCache, file_sha256
+from .modal_eval import build_token_loaders, check_sets, evaluation_key, union_tokens
+from .prediction_cache import PredictionCache
 
 LOSS_EPS = 1e-6
-# Random training augmentations of mmdet3d (and ccu_av's configs): the attack scores each sample as
-# it is, so they are taken out of the training pipeline it reads samples through.
-RANDOM_AUGMENTATIONS = frozenset({'GlobalRotScaleTrans', 'RandomFlip3D', 'RandomJitterPoints', 'PointShuffle',
-                                  'ObjectSample', 'ObjectNoise', 'GlobalAlignment', 'RandomDropPointsColor',
-                                  'PhotoMetricDistortion3D', 'RandomResize3D', 'RandomCrop3D',
-                                  'MultiViewWrapper'})
 CACHE_MODE = 'camera_membership'  # the prediction cache's mode name for these features
 
 
@@ -215,9 +212,25 @@ def camera_membership_features(model: torch.nn.Module, batch_inputs: dict,
 
 
 def membership_pipeline(cfg: Config) -> List[dict]:
-    """The training pipeline (annotations, depth targets) without its random augmentations."""
-    pipeline = base_dataset_cfg(cfg.train_dataloader.dataset)['pipeline']
-    return [dict(step) for step in pipeline if step['type'] not in RANDOM_AUGMENTATIONS]
+    """The pipeline the attack reads training samples through: the config's ``membership_pipeline``.
+
+    The dataset config declares it next to ``train_pipeline``: the training pipeline's loading,
+    annotation and depth-target steps without random augmentation (the attack scores each sample
+    as it is), deterministic resizing kept (the attack sees the images the detector was trained on).
+
+    Raises:
+        ValueError: the config has no ``membership_pipeline``, or it is not a list of transform dicts.
+    """
+    source = f'config {cfg.filename}' if cfg.filename else 'the config'
+    if 'membership_pipeline' not in cfg:
+        raise ValueError(f'{source} has no membership_pipeline: declare it next to train_pipeline as '
+                         f'the train pipeline without its random augmentation steps')
+    pipeline = cfg.membership_pipeline
+    if not isinstance(pipeline, (list, tuple)) or not all(isinstance(step, dict) and 'type' in step
+                                                          for step in pipeline):
+        raise ValueError(f'membership_pipeline of {source}: expected a list of transform dicts with a '
+                         f'type, got {pipeline!r}')
+    return [ConfigDict(step).to_dict() for step in pipeline]
 
 
 def _compute_membership_features(cfg: Config, model: torch.nn.Module, tokens: Sequence[str],
@@ -247,9 +260,9 @@ def _compute_membership_features(cfg: Config, model: torch.nn.Module, tokens: Se
 def collect_membership_features(cfg: Config, checkpoint: str, tokens: Sequence[str],
                                 cache_dir: Optional[str] = None
                                 ) -> Tuple[List[str], Dict[str, Tuple[str, np.ndarray]]]:
-    """Camera membership features of every sample, read once through the training pipeline
-    without its random augmentations (annotations and depth targets; the dataset's empty-sample
-    filter off).
+    """Camera membership features of every sample, read once through the config's
+    ``membership_pipeline`` (:func:`membership_pipeline`: annotations and depth targets, no random
+    augmentation) with the train dataloader's dataset settings, its empty-sample filter off.
 
     Args:
         cache_dir: root of the prediction cache: features of a checkpoint already computed for
@@ -258,10 +271,11 @@ def collect_membership_features(cfg: Config, checkpoint: str, tokens: Sequence[s
     Returns:
         ``(feature names, {token: (scene token, (F,) features)})``.
     """
+    pipeline = membership_pipeline(cfg)  # a config without one fails before the model is built
     model = build_detector(cfg, checkpoint)  # built in any case: a checkpoint that does not fit fails here
     tokens = list(tokens)
     if cache_dir:
-        key = evaluation_key(file_sha256(checkpoint), cfg, membership_pipeline(cfg))
+        key = evaluation_key(file_sha256(checkpoint), cfg, pipeline)
         records = PredictionCache(cache_dir).get_or_compute(
             key, CACHE_MODE, tokens, lambda todo: _compute_membership_features(cfg, model, todo, cache=True))
     else:
@@ -284,8 +298,8 @@ def membership_inference(cfg: Config, checkpoint: str, sets: Mapping[str, Sequen
     """The camera-branch membership attack on one checkpoint.
 
     Args:
-        cfg: the detector's config (``model``, ``train_dataloader`` for the pipeline with
-            annotations; info files of the train and test dataloaders).
+        cfg: the detector's config (``model``; ``membership_pipeline`` and ``train_dataloader``
+            for reading the samples with annotations; info files of the train and test dataloaders).
         checkpoint: the checkpoint file, loaded strictly.
         sets: ``forget``, ``retain`` (members) and ``val`` (non-members): sample tokens.
         folds, l2, seed: as :func:`membership_attack`.

@@ -16,7 +16,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
-from mmdet3d.registry import DATASETS, MODELS
+from mmdet3d.registry import DATASETS
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
@@ -25,28 +25,17 @@ from mmengine.utils import ProgressBar
 from torch.utils.data import DataLoader, Subset
 
 from ccu_av.models.interface import MODALITIES, use_modality
-from ccu_av.models.weights import load_detector_weights
+from ccu_av.models.weights import build_detector
+from ccu_av.utils import file_sha256
 
 from .nusc_format import lidar_boxes_to_nusc, lidar_poses_from_nusc
 from .nusc_subset_eval import NuScenesSubsetEvaluator, Predictions
 from .nusc_subset_metric import get_evaluator
-from .prediction_cache import PredictionCache, file_sha256
+from .prediction_cache import PredictionCache
 from .report import Figures, evaluate_models
 
 # mode -> set name -> flat figures: one model's entry of the report's ``figures``
 ModeFigures = Dict[str, Dict[str, Dict[str, Optional[float]]]]
-
-
-def build_detector(cfg: Config, checkpoint: str) -> torch.nn.Module:
-    """``cfg.model`` built through mmdet3d's MODELS, the checkpoint loaded strictly, in eval mode.
-
-    Raises:
-        ValueError: the checkpoint does not fit the model (the mismatching keys are named).
-    """
-    init_default_scope(cfg.get('default_scope', 'mmdet3d'))
-    model = MODELS.build(cfg.model)
-    load_detector_weights(model, checkpoint)
-    return model.eval()
 
 
 def evaluation_key(checkpoint_sha256: str, cfg: Config, pipeline: Optional[list] = None) -> str:
@@ -87,6 +76,14 @@ def base_dataset_cfg(dataset_cfg) -> dict:
 def union_tokens(sets: Mapping[str, Sequence[str]]) -> List[str]:
     """The samples of all sets, each once, in first-seen order."""
     return list(dict.fromkeys(token for tokens in sets.values() for token in tokens))
+
+
+def split_tokens(cfg: Config, loader_key: str = 'test_dataloader') -> List[str]:
+    """The sample tokens of the dataset of ``cfg[loader_key]`` (its info file, with the dataset's
+    ``sample_tokens``/``scenes`` selection), in the info file's order."""
+    init_default_scope(cfg.get('default_scope', 'mmdet3d'))
+    dataset = DATASETS.build(base_dataset_cfg(cfg[loader_key].dataset))
+    return [dataset.get_data_info(i)['token'] for i in range(len(dataset))]
 
 
 def build_token_loaders(cfg: Config, tokens: Sequence[str], loader_key: str = 'test_dataloader',

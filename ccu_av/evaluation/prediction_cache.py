@@ -21,32 +21,16 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
 from mmengine.logging import MMLogger
 
-from ..utils import atomic_write
+from ..utils import write_json_atomic
 
 SCHEMA = 1
 Predictions = Dict[str, List[dict]]
 _MODE = re.compile(r'^[a-z][a-z0-9_]*$')
 
 
-def file_sha256(path: str, chunk_size: int = 1 << 20) -> str:
-    """The sha256 of a file's bytes (a checkpoint's identity in the cache and the report)."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'no file to hash at {path}')
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(chunk_size), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def token_set_sha256(tokens: Iterable[str]) -> str:
     """The sha256 of a set of sample tokens (order and duplicates do not matter)."""
     return hashlib.sha256('\n'.join(sorted(set(tokens))).encode()).hexdigest()
-
-
-def write_json_atomic(path: str, content) -> None:
-    """Write JSON (no NaN) to a temporary file beside ``path`` and rename it into place."""
-    atomic_write(path, json.dumps(content, allow_nan=False).encode())
 
 
 class PredictionCache:

@@ -15,8 +15,9 @@ from typing import Dict, List, Mapping, Optional, Sequence
 
 from mmengine.logging import MMLogger
 
+from ..utils import write_json_atomic
 from .nusc_subset_eval import NuScenesSubsetEvaluator, Predictions, SetSpec, flatten_metrics
-from .prediction_cache import token_set_sha256, write_json_atomic
+from .prediction_cache import token_set_sha256
 
 SCHEMA_VERSION = 1
 SETS = ('forget', 'retain', 'val')

@@ -1,7 +1,11 @@
-"""Load a detector checkpoint, refusing one whose architecture differs from the model's."""
+"""Build a detector from a config and checkpoint, refusing a checkpoint whose architecture
+differs from the model's."""
 from typing import Dict, List
 
+from mmdet3d.registry import MODELS
+from mmengine.config import Config
 from mmengine.logging import MMLogger
+from mmengine.registry import init_default_scope
 from torch import Tensor, nn
 
 from ccu_av.utils.checkpoint import load_checkpoint_file
@@ -38,3 +42,21 @@ def load_detector_weights(model: nn.Module, path: str, max_listed: int = 10) -> 
                          f'({len(problems)} differences):\n  {listed}{more}')
     model.load_state_dict(state, strict=True)
     MMLogger.get_current_instance().info(f'loaded {len(state)} tensors from {path}')
+
+
+def build_detector(cfg: Config, checkpoint: str) -> nn.Module:
+    """``cfg.model`` built through mmdet3d's MODELS, the checkpoint loaded strictly, in eval mode
+    on the CPU.
+
+    Raises:
+        CheckpointError: the checkpoint is missing, not a checkpoint, or unsafe to load.
+        ValueError: the checkpoint does not fit the model (the mismatching keys are named).
+        TypeError: the model has no ``modality`` attribute (``ccu_av.models.interface``).
+    """
+    init_default_scope(cfg.get('default_scope', 'mmdet3d'))
+    model = MODELS.build(cfg.model)
+    if not hasattr(model, 'modality'):
+        raise TypeError(f'{type(model).__name__} has no `modality` attribute: fusion/camera/radar '
+                        'selection needs ccu_av.models.interface.ModalityMixin.')
+    load_detector_weights(model, checkpoint)
+    return model.eval()

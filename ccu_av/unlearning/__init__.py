@@ -1,12 +1,16 @@
-"""Unlearning: the CCU losses and method, the teacher snapshot, paired forget/retain batches,
-and the mmengine hook that runs them (registered in mmdet3d's HOOKS)."""
-from .ccu import CCU
+"""Unlearning: the registered unlearning model (student, frozen teacher, objective), one file per
+objective (CCU, fine-tuning), paired forget/retain batches, the teacher snapshot and the hook of
+the phases around the training steps."""
 from .embeddings import BoxPooler, ObjectSet, gt_objects
-from .hooks import CCUHook
-from .paired_loader import SeededBatchSampler, build_forget_dataset, build_forget_loader
-from .teacher import restore_teacher, snapshot_teacher, teacher_state
+from .hooks import UnlearningHook
+from .model import PairedDataPreprocessor, UnlearningModel
+from .objectives import CCU, OBJECTIVES, FineTune, UnlearningObjective
+from .paired_data import (PairedBatchSampler, PairedDataset, SeededBatchSampler, UnlearningDataset,
+                          paired_collate)
+from .teacher import snapshot_teacher
 
 __all__ = [
-    'BoxPooler', 'CCU', 'CCUHook', 'ObjectSet', 'SeededBatchSampler', 'build_forget_dataset',
-    'build_forget_loader', 'gt_objects', 'restore_teacher', 'snapshot_teacher', 'teacher_state'
+    'BoxPooler', 'CCU', 'FineTune', 'OBJECTIVES', 'ObjectSet', 'PairedBatchSampler', 'PairedDataset',
+    'PairedDataPreprocessor', 'SeededBatchSampler', 'UnlearningDataset', 'UnlearningHook',
+    'UnlearningModel', 'UnlearningObjective', 'gt_objects', 'paired_collate', 'snapshot_teacher'
 ]

@@ -1,9 +1,9 @@
-"""Predictions of a checkpoint on one sample, through the config's model and dataset pipeline.
+"""Predictions of a detector on one sample, through the config's dataset pipeline.
 
-The model and dataset are built from the config through mmengine's registries, the checkpoint is
-loaded strictly, and the sample runs through the dataset's own test pipeline, so the picture shows
-what the evaluation would see. The detector's ``modality`` attribute (``ccu_av.models.interface``)
-selects fusion, camera-only or radar-only prediction.
+The dataset is built from the config through mmengine's registries (the detector by
+``ccu_av.models.weights.build_detector``), and the sample runs through the dataset's own test
+pipeline, so the picture shows what the evaluation would see. The detector's ``modality``
+attribute (``ccu_av.models.interface``) selects fusion, camera-only or radar-only prediction.
 """
 from __future__ import annotations
 
@@ -14,18 +14,12 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 from mmengine.utils import import_modules_from_strings
 
 from ..models.interface import use_modality
-from ..utils.checkpoint import CheckpointError
 from .boxes import BoxSet
 
 DATALOADERS = ('test_dataloader', 'val_dataloader', 'train_dataloader')
-
-
-class CheckpointMismatchError(ValueError):
-    """The checkpoint's weights do not fit the model the config builds."""
 
 
 def load_config(config: str, cfg_options: Optional[dict] = None) -> Config:
@@ -37,24 +31,6 @@ def load_config(config: str, cfg_options: Optional[dict] = None) -> Config:
     if cfg.get('custom_imports'):
         import_modules_from_strings(**cfg['custom_imports'])
     return cfg
-
-
-def build_detector(cfg: Config, checkpoint: str, device: str = 'cpu') -> torch.nn.Module:
-    """The config's model with the checkpoint's weights (every key and shape must match)."""
-    from mmdet3d.registry import MODELS
-    model = MODELS.build(cfg.model)
-    try:
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
-    except CheckpointError:             # missing, not a checkpoint, or unsafe: says so itself
-        raise
-    except (RuntimeError, KeyError) as err:
-        raise CheckpointMismatchError(
-            f'checkpoint {checkpoint} does not match the model of {cfg.filename} '
-            f'({cfg.model.get("type")}): {err}') from err
-    if not hasattr(model, 'modality'):
-        raise TypeError(f'{type(model).__name__} (from {cfg.filename}) has no `modality` attribute: '
-                        f'fusion/camera/radar selection needs ccu_av.models.interface.ModalityMixin.')
-    return model.to(device).eval()
 
 
 def find_sample(cfg: Config, sample_token: str, dataloaders: Sequence[str] = DATALOADERS):

@@ -1,7 +1,6 @@
 # Ablation of the main job: the detection loss on retain samples off
 # (docs/method.md; the rest as configs/ccu_bevfusion.py).
 _base_ = ['../ccu_bevfusion.py']
-custom_imports = dict(imports=['ccu_av'], allow_failed_imports=False)
 
 work_dir = './work_dirs/ablations/ccu_no_detection'
-ccu = dict(w_detection=0.0)
+model = dict(objective=dict(w_detection=0.0))

@@ -1,7 +1,6 @@
 # Ablation of the main job: the retain feature-consistency term off
 # (docs/method.md; the rest as configs/ccu_bevfusion.py).
 _base_ = ['../ccu_bevfusion.py']
-custom_imports = dict(imports=['ccu_av'], allow_failed_imports=False)
 
 work_dir = './work_dirs/ablations/ccu_no_retain_features'
-ccu = dict(w_retain_features=0.0)
+model = dict(objective=dict(w_retain_features=0.0))

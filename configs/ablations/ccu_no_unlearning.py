@@ -1,7 +1,6 @@
 # Ablation of the main job: (a) selective visual unlearning off: no inverse contrastive term, no no-collapse term
 # (docs/method.md; the rest as configs/ccu_bevfusion.py).
 _base_ = ['../ccu_bevfusion.py']
-custom_imports = dict(imports=['ccu_av'], allow_failed_imports=False)
 
 work_dir = './work_dirs/ablations/ccu_no_unlearning'
-ccu = dict(w_unlearn=0.0, w_spread=0.0)
+model = dict(objective=dict(w_unlearn=0.0, w_spread=0.0))

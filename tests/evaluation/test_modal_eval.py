@@ -4,7 +4,7 @@ import os
 import pytest
 from mmengine.config import Config
 
-from ccu_av.evaluation.modal_eval import evaluate_modes, predict_checkpoint
+from ccu_av.evaluation.modal_eval import evaluate_modes, predict_checkpoint, split_tokens
 from ccu_av.models import CamRadarBEVFusion
 from tiny_detector import TINY_SETS, save_checkpoint, tiny_config
 
@@ -130,3 +130,12 @@ def test_dataset_wrappers_are_unwrapped(tiny_setup, first_run):
     wrapped.test_dataloader.dataset = dict(type='CBGSDataset', dataset=cfg.test_dataloader.dataset.to_dict())
     alone = evaluate_modes(wrapped, checkpoint, dict(val=TINY_SETS['val']), modes=('camera',))
     assert alone['camera']['val'] == first_run[0]['camera']['val']
+
+
+def test_split_tokens_are_the_info_files_samples(tiny_setup):
+    cfg, _ = tiny_setup
+    assert split_tokens(cfg) == TINY_SETS['val']
+    assert split_tokens(cfg, 'train_dataloader') == TINY_SETS['forget'] + TINY_SETS['retain']
+    selected = Config(cfg.to_dict())
+    selected.test_dataloader.dataset.sample_tokens = TINY_SETS['val'][1:]
+    assert split_tokens(selected) == TINY_SETS['val'][1:]

@@ -4,7 +4,8 @@ import os
 
 import pytest
 
-from ccu_av.evaluation.prediction_cache import PredictionCache, file_sha256, token_set_sha256
+from ccu_av.evaluation.prediction_cache import PredictionCache, token_set_sha256
+from ccu_av.utils import file_sha256
 
 CKPT = 'a' * 64
 

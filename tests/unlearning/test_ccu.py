@@ -4,7 +4,7 @@ from collections import Counter
 import pytest
 import torch
 
-from ccu_av.unlearning.ccu import CCU, sum_head_losses, without_objects
+from ccu_av.unlearning.objectives import CCU, sum_head_losses, without_objects
 from ccu_av.unlearning.teacher import snapshot_teacher
 from tiny_ccu_model import PCR, whole_batch
 

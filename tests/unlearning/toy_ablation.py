@@ -11,11 +11,10 @@ import uuid
 from pathlib import Path
 
 import torch
-from mmengine.runner import Runner
 
 sys.path.insert(0, str(Path(__file__).parent))
-import ccu_av.unlearning  # noqa: E402,F401  (registers CCUHook)
 from tiny_ccu_model import PCR, TinyCamRadar, ToyBEVDataset, accuracy, pretrain  # noqa: E402
+from toy_runner import make_runner  # noqa: E402
 
 ABLATIONS = (('CCU, all terms', {}),
              ('w_unlearn=0', dict(w_unlearn=0)),
@@ -32,20 +31,12 @@ def row(name, model, sets, seconds=''):
 
 
 def unlearn(ckpt, work_dir, forget, retain, iters, weights):
-    runner = Runner(
-        model=TinyCamRadar(), work_dir=str(work_dir), experiment_name=uuid.uuid4().hex,
-        train_dataloader=dict(dataset=retain, batch_size=2, collate_fn=dict(type='pseudo_collate'),
-                              sampler=dict(type='InfiniteSampler', shuffle=True)),
-        train_cfg=dict(type='IterBasedTrainLoop', max_iters=iters),
-        optim_wrapper=dict(optimizer=dict(type='AdamW', lr=0.02, weight_decay=0.0)),
-        default_hooks=dict(checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=10**6)),
-        custom_hooks=[dict(type='CCUHook', ccu=dict(point_cloud_range=PCR, **weights),
-                           forget_dataloader=dict(dataset=forget, batch_size=2),
-                           frozen_modules=('radar_encoder',))],
-        load_from=str(ckpt), randomness=dict(seed=0), default_scope='mmdet3d', log_level='WARNING')
+    runner = make_runner(work_dir, dict(forget=forget, retain=retain), iters, original=ckpt,
+                         objective=dict(type='CCU', point_cloud_range=PCR, **weights),
+                         checkpoint_interval=10**6)
     start = time.time()
     runner.train()
-    return runner.model, time.time() - start
+    return runner.model.student, time.time() - start
 
 
 def main():

@@ -19,10 +19,10 @@ from mmengine.dataset import BaseDataset  # noqa: E402
 from mmengine.structures import InstanceData  # noqa: E402
 
 from ccu_av.models.interface import MODALITIES, ModalityMixin  # noqa: E402
+from ccu_av.models.weights import build_detector  # noqa: E402
 from ccu_av.utils.checkpoint import CheckpointError  # noqa: E402
 from ccu_av.visualization.boxes import CLASS_COLORS  # noqa: E402
-from ccu_av.visualization.predict import (DATALOADERS, CheckpointMismatchError,  # noqa: E402
-                                          build_detector, find_sample, load_config,
+from ccu_av.visualization.predict import (DATALOADERS, find_sample, load_config,  # noqa: E402
                                           predict_sample)
 
 
@@ -51,6 +51,17 @@ class VisToyDetector(ModalityMixin, Base3DDetector):
 
     def _forward(self, batch_inputs, batch_data_samples=None):
         return self.extract_feat(batch_inputs)
+
+
+@MODELS.register_module(force=True)
+class VisToyPlainDetector(Base3DDetector):
+    """A detector without the modal interface (no ``modality`` attribute)."""
+
+    def __init__(self, data_preprocessor=None, init_cfg=None):
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.offset = torch.nn.Parameter(torch.zeros(3))
+
+    extract_feat = predict = loss = _forward = VisToyDetector.extract_feat
 
 
 @DATASETS.register_module(force=True)
@@ -107,13 +118,17 @@ def test_predictions_follow_checkpoint_dataset_and_modality(toy_config):
 
 def test_mismatching_checkpoint_and_unknown_token_are_clear_errors(toy_config):
     cfg = load_config(str(toy_config / 'toy.py'))
-    for name in ('shape.pth', 'keys.pth'):
-        with pytest.raises(CheckpointMismatchError, match=f'{name} does not match the model'):
+    for name, difference in (('shape.pth', r'shape of offset: checkpoint \(4,\), model \(3,\)'),
+                             ('keys.pth', 'unexpected in checkpoint: extra')):
+        with pytest.raises(ValueError, match=f'(?s){name} does not fit VisToyDetector.*{difference}'):
             build_detector(cfg, str(toy_config / name))
     with pytest.raises(CheckpointError, match='does not exist'):
         build_detector(cfg, str(toy_config / 'missing.pth'))
     with pytest.raises(ValueError, match="'zzz' is in none of the info files"):
         find_sample(cfg, 'zzz')
+    cfg.model = dict(type='VisToyPlainDetector')
+    with pytest.raises(TypeError, match='VisToyPlainDetector has no `modality` attribute'):
+        build_detector(cfg, str(toy_config / 'good.pth'))
 
 
 def test_tool_draws_two_checkpoints_side_by_side(visualize_tool, toy_config, vis_nuscenes, tmp_path):

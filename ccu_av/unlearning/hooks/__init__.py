@@ -1,4 +1,4 @@
-"""mmengine hooks of the unlearning methods, registered in mmdet3d's HOOKS."""
-from .ccu_hook import CCUHook
+"""mmengine hooks of the unlearning runs, registered in mmdet3d's HOOKS."""
+from .unlearning_hook import UnlearningHook
 
-__all__ = ['CCUHook']
+__all__ = ['UnlearningHook']

@@ -27,6 +27,10 @@ train_pipeline = [
     dict(type='ObjectNameFilter', classes=class_names),
     dict(type='PackCamRadarInputs', keys=['img', 'points', 'gt_bboxes_3d', 'gt_labels_3d']),
 ]
+# The membership attack (ccu_av.evaluation.membership) scores each training sample as the detector
+# saw it: the train pipeline without its random augmentation. It has none, so all of it; a config
+# that adds augmentation to train_pipeline declares this without those steps.
+membership_pipeline = train_pipeline
 # Evaluation needs no depth targets: LIDAR_TOP is supervision only.
 test_pipeline = [
     dict(type='LoadCameraImages', num_views=6, erased_image_size=camera_image_size, backend_args=backend_args),

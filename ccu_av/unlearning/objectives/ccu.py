@@ -1,19 +1,18 @@
 """Cross-modal Contrastive Unlearning (CCU) for camera+radar BEV detectors.
 
-Combines the terms of :mod:`.losses` on one retain batch and one forget batch, touching the
-detector only through the modal-features interface (:mod:`ccu_av.models.interface`). The
-equations and the reasons behind each choice are in ``docs/method.md``.
+Combines the terms of :mod:`ccu_av.unlearning.losses` on one retain batch and one forget batch,
+touching the detector only through the modal-features interface (:mod:`ccu_av.models.interface`).
+The equations and the reasons behind each choice are in ``docs/method.md``.
 """
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
 
-from ..models.interface import use_modality
-from . import losses as L
-from .embeddings import BoxPooler, gt_objects
-
-Batch = dict  # dict(inputs=..., data_samples=[...]) as the data preprocessor returns it
+from ...models.interface import use_modality
+from .. import losses as L
+from ..embeddings import BoxPooler, gt_objects
+from .base import OBJECTIVES, Batch, UnlearningObjective
 
 
 def sum_head_losses(head_losses: Dict[str, object]) -> Tensor:
@@ -39,7 +38,8 @@ def without_objects(batch_data_samples: list) -> list:
     return empty
 
 
-class CCU:
+@OBJECTIVES.register_module(name='CCU')
+class CCU(UnlearningObjective):
     """The CCU objective: detection on retain + (a) unlearning + (b) retention + (c) separation
     (``docs/method.md``).
 
@@ -78,6 +78,7 @@ class CCU:
                  w_separation: float = 1.0,
                  w_retain_features: float = 0.0,
                  w_forget_fusion: float = 0.1):
+        super().__init__()
         if temperature <= 0:
             raise ValueError(f'temperature must be positive, got {temperature}')
         self.pooler = BoxPooler(point_cloud_range)
@@ -115,13 +116,14 @@ class CCU:
         keep = self.pooler.kept(objects, *feats.shape[-2:])
         return self.pooler(feats, objects), objects.labels[keep]
 
-    def loss(self, student: nn.Module, teacher: nn.Module, retain: Batch,
-             forget: Batch) -> Dict[str, Tensor]:
+    def loss(self, student: nn.Module, teacher: nn.Module, retain: Batch, forget: Batch,
+             iteration: int = 0) -> Dict[str, Tensor]:
         """All enabled terms, weighted, plus unweighted ``ccu_*`` diagnostics (not summed by
         mmengine's ``parse_losses``, which sums only names containing ``'loss'``).
 
         The student and the teacher each run once in fusion mode on each batch; single-modality
-        features come from ``fuse_modal_feats`` with the other modality zeroed."""
+        features come from ``fuse_modal_feats`` with the other modality zeroed. Every step is
+        the same (``iteration`` is not read)."""
         out: Dict[str, Tensor] = {}
         s_r, t_r = self._feats(student, teacher, retain)
         if self._on('detection'):

@@ -1,9 +1,9 @@
-"""Job steps that need no dataset: releasing a finished runner's dataloader workers."""
+"""Runner helpers: releasing a finished runner's dataloader workers."""
 from types import SimpleNamespace
 
 from torch.utils.data import DataLoader
 
-from ccu_av.apis.job_steps import release_dataloader_workers
+from ccu_av.utils import release_dataloader_workers
 
 
 def test_persistent_workers_of_a_finished_runner_are_stopped_at_once():

@@ -3,6 +3,7 @@ import json
 import sys
 from pathlib import Path
 
+import mmengine
 import pytest
 import torch
 from mmengine.config import Config
@@ -13,44 +14,54 @@ sys.path[:0] = [str(ROOT / 'tools'), str(ROOT / 'tests' / 'models')]
 import unlearn as unlearn_tool  # noqa: E402  (tools/unlearn.py)
 from model_fixtures import tiny_model_cfg  # noqa: E402
 
-from ccu_av.apis import WorkDirConflict  # noqa: E402
+from ccu_av.jobs import WorkDirConflict  # noqa: E402
 from ccu_av.utils import load_checkpoint_file  # noqa: E402
 
 IMAGE_SIZE = (24, 40)  # (H, W)
 TINY_RANGE = [-12.8, -12.8, -5.0, 12.8, 12.8, 3.0]  # tiny_model_cfg's
 
 
-def _tiny(cfg: Config, data_root: str) -> None:
-    """Shrink a config in place: tiny model, batches of 2, no workers, the given data root."""
-    cfg.model = tiny_model_cfg(num_cams=6, image_size=IMAGE_SIZE)
+def _innermost(dataset: dict) -> dict:
+    while 'dataset' in dataset:
+        dataset = dataset['dataset']
+    return dataset
+
+
+def _tiny(cfg: Config, data_root: str, model_key: str) -> None:
+    """Shrink a config in place: tiny model (at ``model_key``), batches of 2, no workers, the
+    given data root."""
+    cfg.merge_from_dict({model_key: tiny_model_cfg(num_cams=6, image_size=IMAGE_SIZE)})
+    pipelines = [cfg.membership_pipeline]
     for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         if cfg.get(name):
             cfg[name].update(batch_size=2, num_workers=0, persistent_workers=False)
-            cfg[name].dataset.data_root = data_root
-            for step in cfg[name].dataset.pipeline:
-                if step['type'] == 'LoadCameraImages':
-                    step['erased_image_size'] = IMAGE_SIZE
+            dataset = _innermost(cfg[name].dataset)
+            dataset.data_root = data_root
+            pipelines.append(dataset.pipeline)
+    for step in (step for pipeline in pipelines for step in pipeline):
+        if step['type'] == 'LoadCameraImages':
+            step['erased_image_size'] = IMAGE_SIZE
     cfg.default_hooks.logger.interval = 1
 
 
-def write_configs(tmp_path, data_root, ccu_iters=3, pretrain_iters=2):
+def write_configs(tmp_path, data_root, ccu_iters=3, pretrain_iters=2, job_config='ccu_bevfusion.py'):
     pretrain = Config.fromfile(str(ROOT / 'configs' / 'pretrain_camradar_bevfusion.py'))
-    _tiny(pretrain, data_root)
+    _tiny(pretrain, data_root, 'model')
     pretrain.val_dataloader = pretrain.val_evaluator = pretrain.val_cfg = None
     pretrain.train_cfg.update(max_iters=pretrain_iters)
     pretrain.param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False)]
     pretrain_path = str(tmp_path / 'tiny_pretrain.py')
     pretrain.dump(pretrain_path)
 
-    job = Config.fromfile(str(ROOT / 'configs' / 'ccu_bevfusion.py'))
-    _tiny(job, data_root)
+    job = Config.fromfile(str(ROOT / 'configs' / job_config))
+    _tiny(job, data_root, 'model.detector')
     job.train_cfg.update(max_iters=ccu_iters, val_interval=ccu_iters + 1)
     job.default_hooks.checkpoint.update(interval=1, max_keep_ckpts=5)
-    job.custom_hooks[0].forget_dataloader.update(batch_size=2, num_workers=0)
-    job.ccu.point_cloud_range = TINY_RANGE
+    if 'point_cloud_range' in job.model.objective:
+        job.model.objective.point_cloud_range = TINY_RANGE
+    job.train_dataloader.dataset.takedown = dict(locations=['boston-seaport'])
     job.job.update(
-        pretrain_config=pretrain_path, cache_dir=str(tmp_path / 'cache'),
-        takedown=dict(locations=['boston-seaport']), retain_eval_scenes_per_location=1,
+        pretrain_config=pretrain_path, cache_dir=str(tmp_path / 'cache'), retain_eval_scenes_per_location=1,
         membership_kwargs=dict(folds=2, group_by_scene=False),  # 2 scenes a set: no scene folds
         synthetic=dict(seed=0, locations=('singapore-onenorth', 'boston-seaport'),
                        takedown_location='boston-seaport', train_scenes_per_location=1,
@@ -80,6 +91,7 @@ def test_main_job_writes_data_pretrains_once_and_unlearns(tmp_path):
     unlearned = load_checkpoint_file(out['models']['ccu']['checkpoint'])['state_dict']
     assert original.keys() == unlearned.keys()
     changed = [k for k in original if not torch.equal(original[k], unlearned[k])]
+    assert changed
     assert any(k.startswith('img_backbone') for k in changed)
     # only the camera branch trains (the config freezes the rest, batch-norm statistics included):
     # radar knowledge kept by construction
@@ -111,6 +123,30 @@ def test_main_job_writes_data_pretrains_once_and_unlearns(tmp_path):
 
 
 @pytest.mark.slow
+def test_finetuning_runs_through_the_same_job_and_trains_every_module(tmp_path):
+    job = write_configs(tmp_path, str(tmp_path / 'data'), job_config='unlearn/finetune_bevfusion.py')
+    out = unlearn_tool.main([job, '--work-dir', str(tmp_path / 'run')])
+    report = json.loads(Path(out['report']['json']).read_text())
+    assert list(report['models']) == ['original', 'finetune']
+    assert report['models']['finetune']['role'] == 'unlearned'
+    original = load_checkpoint_file(out['models']['original']['checkpoint'])['state_dict']
+    tuned = load_checkpoint_file(out['models']['finetune']['checkpoint'])['state_dict']
+    changed = {k.split('.')[0] for k in original if not torch.equal(original[k], tuned[k])}
+    assert {'img_backbone', 'radar_encoder', 'bbox_head'} <= changed  # nothing frozen
+
+
+@pytest.mark.slow
+def test_a_launcher_is_refused_and_resume_needs_a_checkpoint(tmp_path):
+    job = write_configs(tmp_path, str(tmp_path / 'data'))
+    with pytest.raises(SystemExit, match='--launcher pytorch is refused'):
+        unlearn_tool.main([job, '--launcher', 'pytorch'])
+    with pytest.raises(FileNotFoundError, match='holds no checkpoint to resume from'):
+        unlearn_tool.main([job, '--work-dir', str(tmp_path / 'run'), '--resume'])
+    with pytest.raises(SystemExit, match=r"unknown job keys \['modes'\]"):
+        unlearn_tool.main([job, '--cfg-options', 'job.modes=[fusion]'])
+
+
+@pytest.mark.slow
 def test_work_dir_of_another_job_is_refused_before_training(tmp_path):
     data_root = str(tmp_path / 'data')
     job = write_configs(tmp_path, data_root)
@@ -121,10 +157,11 @@ def test_work_dir_of_another_job_is_refused_before_training(tmp_path):
     assert not Path(data_root).exists()  # refused before anything was written
 
 
-def _two_location_infos(tmp_path, train_scenes_per_location: int) -> dict:
+def _two_location_infos(tmp_path, train_scenes_per_location: int):
     """Info files of a tiny 2-location synthetic dataset (2 samples a scene)."""
     from ccu_av.datasets import create_nuscenes_infos
     from ccu_av.datasets.synthetic import SyntheticNuScenesConfig, write_synthetic_nuscenes
+    from ccu_av.jobs import DataFiles
     root = tmp_path / 'data'
     write_synthetic_nuscenes(root, SyntheticNuScenesConfig(
         locations=('singapore-onenorth', 'boston-seaport'), takedown_location='boston-seaport',
@@ -132,34 +169,56 @@ def _two_location_infos(tmp_path, train_scenes_per_location: int) -> dict:
         samples_per_scene=2,
         image_width=40, image_height=24, objects_per_scene=(2, 3), lidar_azimuth_steps=60,
         lidar_beams=4))
-    return create_nuscenes_infos(str(root), 'v1.0-synthetic', str(root),
-                                 train_split='synthetic_train', val_split='synthetic_val')
+    infos = create_nuscenes_infos(str(root), 'v1.0-synthetic', str(root),
+                                  train_split='synthetic_train', val_split='synthetic_val')
+    return DataFiles(train_info=infos['train'], val_info=infos['val'])
+
+
+def _job(takedown: dict, retain_eval_scenes_per_location=1, forget_eval_scenes=None) -> Config:
+    """The parts of a job config that the select step reads."""
+    return Config(dict(
+        job=dict(retain_eval_scenes_per_location=retain_eval_scenes_per_location,
+                 forget_eval_scenes=forget_eval_scenes),
+        train_dataloader=dict(dataset=dict(type='UnlearningDataset', takedown=takedown))))
 
 
 def test_unknown_location_in_the_takedown_is_a_clear_error(tmp_path):
-    from ccu_av.apis import takedown_sets
-    infos = _two_location_infos(tmp_path, 1)
+    from ccu_av.jobs import steps
+    files = _two_location_infos(tmp_path, 1)
     with pytest.raises(ValueError, match='atlantis'):
-        takedown_sets(infos['train'], infos['val'], dict(locations=['atlantis']),
-                      str(tmp_path / 'takedown'), 1)
+        steps.select(_job(dict(locations=['atlantis'])), files, str(tmp_path / 'takedown'))
     assert not (tmp_path / 'takedown').exists()
 
 
 def test_forget_eval_scenes_caps_the_reports_forget_set_not_the_takedown(tmp_path):
-    from ccu_av.apis import takedown_sets
-    infos = _two_location_infos(tmp_path, 3)
+    from ccu_av.datasets import TakedownSelection
+    from ccu_av.jobs import steps
+    files = _two_location_infos(tmp_path, 3)
     request = dict(locations=['boston-seaport'])
-    full = takedown_sets(infos['train'], infos['val'], request, str(tmp_path / 'a'), 1)
-    capped = takedown_sets(infos['train'], infos['val'], request, str(tmp_path / 'b'), 1,
-                           forget_eval_scenes=2)
-    assert len(full['forget']) == 6 and full['forget_eval'] == full['forget']
+    full = steps.select(_job(request), files, str(tmp_path / 'a'))
+    capped = steps.select(_job(request, forget_eval_scenes=2), files, str(tmp_path / 'b'))
+    assert len(full.forget) == 6 and full.forget_eval == full.forget
     # the takedown itself is unchanged; the report evaluates the first 2 flagged scenes' samples
-    assert capped['forget'] == full['forget'] and capped['retain'] == full['retain']
-    assert capped['forget_eval'] == full['forget'][:4]
+    assert capped.forget == full.forget and capped.retain == full.retain
+    assert capped.forget_eval == full.forget[:4]
     # None evaluates everything: the whole retain set (here 3 scenes) instead of 1 scene a location
-    everything = takedown_sets(infos['train'], infos['val'], request, str(tmp_path / 'd'), None)
-    assert sorted(everything['retain_eval']) == sorted(full['retain'])
-    assert len(full['retain_eval']) == 2
-    with pytest.raises(ValueError, match='forget_eval_scenes'):
-        takedown_sets(infos['train'], infos['val'], request, str(tmp_path / 'c'), 1,
-                      forget_eval_scenes=0)
+    everything = steps.select(_job(request, None), files, str(tmp_path / 'd'))
+    assert sorted(everything.retain_eval) == sorted(full.retain)
+    assert len(full.retain_eval) == 2
+    # the selection written is the one loaded back
+    loaded = TakedownSelection.load(str(tmp_path / 'a'))
+    assert loaded.forget_tokens == full.forget and loaded.request.locations == ('boston-seaport',)
+    for bad in (dict(forget_eval_scenes=0), dict(retain_eval_scenes_per_location=0)):
+        with pytest.raises(ValueError, match=list(bad)[0]):
+            steps.select(_job(request, **dict(dict(retain_eval_scenes_per_location=1), **bad)),
+                         files, str(tmp_path / 'c'))
+
+
+def test_a_takedown_that_touches_every_location_leaves_no_val_other_and_is_refused(tmp_path):
+    from ccu_av.jobs import steps
+    files = _two_location_infos(tmp_path, 2)
+    records = mmengine.load(files.train_info)['data_list']
+    first_of_each = list({r['location']: r['scene_name'] for r in reversed(records)}.values())
+    with pytest.raises(ValueError, match=r"report sets \['val_other'\] empty"):
+        steps.select(_job(dict(scenes=first_of_each)), files, str(tmp_path / 't'))
+    assert not (tmp_path / 't').exists()

@@ -1,0 +1,87 @@
+"""What a job config holds, checked, and the configs derived from it.
+
+A job config (``configs/_base_/jobs/takedown.py`` and the method configs on it) is an mmengine
+config of an :class:`~ccu_av.unlearning.UnlearningModel` trained on an
+:class:`~ccu_av.unlearning.UnlearningDataset`, plus a ``job`` section that only the job steps
+read. Everything else is derived from it: the detector's config (for evaluation), the
+pretraining config of the original and the references, the takedown request.
+"""
+import os.path as osp
+
+from mmengine.config import Config
+
+from ..datasets import TakedownRequest
+from ..unlearning.paired_data import info_file_of
+
+# the keys of the ``job`` section, each read by a job step (configs/_base_/jobs/takedown.py)
+JOB_KEYS = ('synthetic', 'pretrain_config', 'cache_dir', 'retain_eval_scenes_per_location',
+            'forget_eval_scenes', 'membership', 'membership_kwargs')
+
+
+def check_job_config(cfg: Config, source: str = 'the job config') -> None:
+    """Raise ``ValueError`` for a config that is not a job config, or an unknown job key."""
+    if 'job' not in cfg:
+        raise ValueError(f'{source} has no `job` section (see configs/_base_/jobs/takedown.py)')
+    unknown = sorted(set(cfg.job) - set(JOB_KEYS))
+    if unknown:
+        raise ValueError(f'{source}: unknown job keys {unknown}; the job section has {list(JOB_KEYS)}')
+    if cfg.model.get('type') != 'UnlearningModel':
+        raise ValueError(f'{source}: model.type must be UnlearningModel, got {cfg.model.get("type")!r}')
+    if cfg.train_dataloader.dataset.get('type') != 'UnlearningDataset':
+        raise ValueError(f'{source}: train_dataloader.dataset.type must be UnlearningDataset, '
+                         f'got {cfg.train_dataloader.dataset.get("type")!r}')
+
+
+def training_dataset(cfg: Config) -> dict:
+    """The config of the training dataset the takedown is selected from."""
+    return cfg.train_dataloader.dataset.dataset
+
+
+def takedown_request(cfg: Config) -> TakedownRequest:
+    """The job's takedown request (``train_dataloader.dataset.takedown``)."""
+    return TakedownRequest.coerce(cfg.train_dataloader.dataset.takedown)
+
+
+def data_settings(cfg: Config) -> dict:
+    """``data_root``, ``version`` and the training info file of the job's dataset."""
+    version = cfg.get('data_version', None)
+    if version is None:
+        raise ValueError(f'{cfg.filename}: the config must name the table folder as data_version')
+    dataset = training_dataset(cfg)
+    return dict(data_root=dataset.data_root, version=version, train_info=info_file_of(dataset))
+
+
+def detector_config(cfg: Config) -> Config:
+    """The job config as the detector's own: ``model`` is the unlearning model's detector and the
+    training dataset the one the takedown selects from (what evaluation builds and reads)."""
+    out = cfg.copy()
+    out.model = cfg.model.detector
+    out.train_dataloader = dict(
+        {k: v for k, v in cfg.train_dataloader.items() if k not in ('batch_sampler', 'collate_fn')},
+        dataset=training_dataset(cfg))
+    out.pop('job')
+    point_data_at(out, training_dataset(cfg).data_root)
+    return out
+
+
+def pretrain_config(cfg: Config) -> Config:
+    """``job.pretrain_config`` (schedule, optimiser, data pipeline of the original's training)
+    with the job's detector and data root."""
+    path = cfg.job.pretrain_config
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'job.pretrain_config {path} does not exist')
+    out = Config.fromfile(path)
+    out.model = cfg.model.detector
+    point_data_at(out, training_dataset(cfg).data_root)
+    return out
+
+
+def point_data_at(cfg: Config, data_root: str) -> None:
+    """Make every dataset and evaluator of ``cfg`` read ``data_root`` (the job's one data root:
+    the training dataset's)."""
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if cfg.get(loader) and cfg[loader].get('dataset'):
+            cfg[loader].dataset.data_root = data_root
+    for evaluator in ('val_evaluator', 'test_evaluator'):
+        if cfg.get(evaluator) and 'data_root' in cfg[evaluator]:
+            cfg[evaluator].data_root = data_root

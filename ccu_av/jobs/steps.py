@@ -1,0 +1,265 @@
+"""The steps of a takedown job, each callable alone with typed inputs and outputs.
+
+    data     -> DataFiles      the dataset and its info files (the synthetic default written if absent)
+    select   -> TakedownSets   forget / retain sets of the takedown, and the report's evaluation sets
+    original -> TrainedModel   the configured original checkpoint, or pretrained once and cached
+    unlearn  -> TrainedModel   any registered unlearning method, through a stock mmengine Runner
+    reference-> TrainedModel   visual or full retrain with a seed, cached like the original
+    report   -> report paths   every model on every set and mode, membership attack, report files
+
+``tools/unlearn.py`` composes them; trained models are cached under ``job.cache_dir`` keyed by
+the hash of their training config and data, so a second job only redoes what changed.
+"""
+import hashlib
+import json
+import os
+import os.path as osp
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from typing import Dict, List, Mapping, Optional, Tuple
+
+import mmengine
+from mmengine.config import Config
+from mmengine.logging import MMLogger
+from mmengine.runner import Runner
+
+from ..datasets import create_nuscenes_infos, select_from_info_file
+from ..datasets.synthetic import (SyntheticNuScenesConfig, TRAIN_SPLIT, VAL_SPLIT,
+                                  write_synthetic_nuscenes)
+from ..evaluation import report_checkpoints
+from ..utils import export_weights, file_sha256, release_dataloader_workers, write_json_atomic
+from .config import data_settings, detector_config, pretrain_config, takedown_request
+
+REFERENCES = ('visual-retrain', 'full-retrain')
+
+
+@dataclass(frozen=True)
+class DataFiles:
+    """The info files of a dataroot."""
+    train_info: str
+    val_info: str
+
+
+@dataclass(frozen=True)
+class TakedownSets:
+    """Sample tokens of the takedown's sets (see :func:`select`)."""
+    forget: Tuple[str, ...]
+    retain: Tuple[str, ...]
+    forget_eval: Tuple[str, ...]
+    retain_eval: Tuple[str, ...]
+    val: Tuple[str, ...]
+    val_other: Tuple[str, ...]
+
+    def eval_sets(self) -> Dict[str, List[str]]:
+        """The report's sets: forget, retain, val, val_other."""
+        return dict(forget=list(self.forget_eval), retain=list(self.retain_eval), val=list(self.val),
+                    val_other=list(self.val_other))
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A checkpoint a step produced or was given, with what it cost."""
+    checkpoint: str
+    checkpoint_sha256: str
+    wall_time_s: Optional[float] = None
+    samples_seen: Optional[int] = None
+
+
+def data(cfg: Config) -> DataFiles:
+    """Make sure the job's dataroot and its info files exist (``job.synthetic``: write the
+    synthetic dataset when the dataroot is absent; None: real data, which must be there)."""
+    settings = data_settings(cfg)
+    data_root, version = settings['data_root'], settings['version']
+    synthetic = cfg.job.get('synthetic')
+    logger = MMLogger.get_current_instance()
+    if not osp.isdir(osp.join(data_root, version)):
+        if synthetic is None:
+            raise FileNotFoundError(
+                f'data root {data_root} has no {version}/ table folder; point the config\'s '
+                'data_root at a nuScenes dataroot (or leave the synthetic default in place)')
+        if osp.isdir(data_root) and os.listdir(data_root):
+            raise FileExistsError(
+                f'data root {data_root} exists but holds no {version}/ folder; refusing to write '
+                'the synthetic dataset into a non-empty folder')
+        options = dict(synthetic)
+        seed = options.pop('seed', 0)
+        logger.info(f'writing the synthetic nuScenes dataset to {data_root} (seed {seed}; '
+                    'a few minutes, once)')
+        start = time.monotonic()
+        write_synthetic_nuscenes(data_root, SyntheticNuScenesConfig(version=version, **options),
+                                 seed=seed, workers=min(2, os.cpu_count() or 1))
+        logger.info(f'synthetic dataset written in {time.monotonic() - start:.0f} s')
+    infos = {split: osp.join(data_root, f'nuscenes_infos_{split}.pkl') for split in ('train', 'val')}
+    if not all(osp.isfile(path) for path in infos.values()):
+        logger.info(f'writing the info files of {data_root}')
+        splits = dict(train_split=TRAIN_SPLIT, val_split=VAL_SPLIT) if synthetic is not None else {}
+        written = create_nuscenes_infos(data_root, version, data_root, **splits)
+        infos = {split: written[split] for split in ('train', 'val')}
+    return DataFiles(train_info=infos['train'], val_info=infos['val'])
+
+
+def select(cfg: Config, files: DataFiles, out_dir: str) -> TakedownSets:
+    """The takedown's forget / retain sets and the report's evaluation sets.
+
+    ``forget`` are the flagged training samples and ``retain`` the others (what the method trains
+    on); ``forget_eval`` the samples of the first ``job.forget_eval_scenes`` flagged scenes (all
+    when None), ``retain_eval`` those of the first ``job.retain_eval_scenes_per_location`` retain
+    scenes of each location (all when None): fixed samples keep evaluation fast on a large
+    takedown; ``val`` the validation split and ``val_other`` its samples of the locations the
+    takedown does not touch. The selection is written to ``out_dir``
+    (:meth:`TakedownSelection.dump`).
+    """
+    forget_eval_scenes = cfg.job.get('forget_eval_scenes', None)
+    per_location = cfg.job.get('retain_eval_scenes_per_location', None)
+    for name, value in (('forget_eval_scenes', forget_eval_scenes),
+                        ('retain_eval_scenes_per_location', per_location)):
+        if value is not None and int(value) < 1:
+            raise ValueError(f'job.{name} must be None (all scenes) or >= 1, got {value}')
+    selection = select_from_info_file(files.train_info, takedown_request(cfg))
+    train, val = _records(files.train_info), _records(files.val_info)
+    forget = set(selection.forget_tokens)
+    retain_eval, scenes_seen = [], {}
+    for record in train:
+        if record['token'] in forget:
+            continue
+        scenes = scenes_seen.setdefault(record['location'], [])
+        if record['scene_name'] not in scenes:
+            if per_location is not None and len(scenes) >= per_location:
+                continue
+            scenes.append(record['scene_name'])
+        retain_eval.append(record['token'])
+    flagged_locations = {r['location'] for r in train if r['token'] in forget}
+    eval_scenes = set(selection.forget_scenes[:forget_eval_scenes])  # [:None]: all of them
+    sets = TakedownSets(
+        forget=selection.forget_tokens, retain=selection.retain_tokens,
+        forget_eval=tuple(r['token'] for r in train if r['token'] in forget and r['scene_name'] in eval_scenes),
+        retain_eval=tuple(retain_eval), val=tuple(r['token'] for r in val),
+        val_other=tuple(r['token'] for r in val if r['location'] not in flagged_locations))
+    empty = [name for name, tokens in sets.eval_sets().items() if not tokens]
+    if empty:
+        raise ValueError(f'the takedown {selection.request} leaves the report sets {empty} empty '
+                         '(val_other is empty when the takedown touches every location)')
+    selection.dump(out_dir)
+    return sets
+
+
+def _records(info_file: str) -> List[dict]:
+    return [dict(token=i['token'], scene_name=i['scene_name'], location=i['location'])
+            for i in mmengine.load(info_file)['data_list']]
+
+
+def original(cfg: Config, files: DataFiles) -> TrainedModel:
+    """``model.original_checkpoint`` when set, else the detector pretrained once with
+    ``job.pretrain_config`` and cached."""
+    path = cfg.model.get('original_checkpoint')
+    if path:
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'model.original_checkpoint {path} does not exist')
+        return TrainedModel(checkpoint=path, checkpoint_sha256=file_sha256(path))
+    return cached_training(pretrain_config(cfg), cfg.job.cache_dir, 'original', [files.train_info])
+
+
+def reference(cfg: Config, files: DataFiles, sets: TakedownSets, kind: str = 'visual-retrain',
+              seed: Optional[int] = None) -> TrainedModel:
+    """A retrain from scratch with ``job.pretrain_config``, cached like the original.
+
+    ``visual-retrain``: the forget samples' camera footage erased, their radar and boxes kept
+    (the target of visual unlearning); ``full-retrain``: the forget samples left out. The forget
+    tokens are written into the training config itself, so the cache key follows the takedown's
+    content. ``seed``: the training seed (None: the pretraining config's).
+    """
+    if kind not in REFERENCES:
+        raise ValueError(f'unknown reference {kind!r}; expected one of {REFERENCES}')
+    retrain = pretrain_config(cfg)
+    if kind == 'visual-retrain':
+        retrain.train_dataloader.dataset.camera_erased_tokens = sorted(sets.forget)
+    else:
+        retrain.train_dataloader.dataset.sample_tokens = sorted(sets.retain)
+    if seed is not None:
+        retrain.randomness = dict(retrain.get('randomness', {}), seed=int(seed))
+    name = kind.replace('-', '_') + ('' if seed is None else f'_seed{seed}')
+    return cached_training(retrain, cfg.job.cache_dir, name, [files.train_info])
+
+
+def unlearn(cfg: Config, work_dir: str, original_model: TrainedModel, resume: bool = False) -> TrainedModel:
+    """Run the configured unlearning model from ``original_model`` through mmengine's Runner in
+    ``work_dir/unlearn``; the student's weights go to ``work_dir/unlearned.pth``."""
+    run = cfg.copy()
+    run.pop('job')
+    run.work_dir = osp.join(work_dir, 'unlearn')
+    run.model.original_checkpoint = original_model.checkpoint
+    run.load_from = None
+    run.resume = resume
+    if resume and not osp.isfile(osp.join(run.work_dir, 'last_checkpoint')):
+        raise FileNotFoundError(f'--resume: {run.work_dir} holds no checkpoint to resume from')
+    start = time.monotonic()
+    runner = Runner.from_cfg(run)
+    runner.train()
+    wall = time.monotonic() - start
+    release_dataloader_workers(runner)
+    model = getattr(runner.model, 'module', runner.model)
+    path = osp.join(work_dir, 'unlearned.pth')
+    export_weights(model.student, path, dict(name=method_name(cfg), iters=runner.iter,
+                                             original=osp.abspath(original_model.checkpoint)))
+    return TrainedModel(checkpoint=path, checkpoint_sha256=file_sha256(path), wall_time_s=wall,
+                        samples_seen=runner.iter * run.train_dataloader.batch_size)
+
+
+def method_name(cfg: Config) -> str:
+    """The unlearning method's name in reports: its objective's type, lower case."""
+    return str(cfg.model.objective.type).lower()
+
+
+def report(cfg: Config, models: Mapping[str, Tuple[str, TrainedModel]], sets: TakedownSets,
+           out_dir: str, config_path: Optional[str] = None) -> Dict[str, str]:
+    """Evaluate ``models`` (name -> (role, model)) on the report's sets in every mode, with the
+    membership attack, and write ``report.json``, ``report.md`` and ``report.png`` to ``out_dir``."""
+    entries = {name: dict(asdict(model), role=role) for name, (role, model) in models.items()}
+    return report_checkpoints(
+        detector_config(cfg), entries, sets.eval_sets(), out_dir,
+        cache_dir=osp.join(cfg.job.cache_dir, 'predictions'), config_path=config_path,
+        membership=cfg.job.get('membership', True),
+        membership_kwargs=cfg.job.get('membership_kwargs', None))
+
+
+def cached_training(cfg: Config, cache_root: str, name: str, data_files: List[str]) -> TrainedModel:
+    """Train ``cfg`` once and cache the final weights; later calls return the cached model.
+
+    The cache key is the sha256 of the configuration text (less its work dir) and of the
+    training data files, so a changed config or dataset trains anew.
+    """
+    logger = MMLogger.get_current_instance()
+    digest = hashlib.sha256()
+    cfg = cfg.copy()
+    cfg.work_dir = None
+    digest.update(cfg.pretty_text.encode())
+    for path in data_files:
+        digest.update(file_sha256(path).encode())
+    key = digest.hexdigest()[:16]
+    entry_dir = osp.join(cache_root, f'{name}-{key}')
+    entry_file = osp.join(entry_dir, 'entry.json')
+    if osp.isfile(entry_file):
+        with open(entry_file) as f:
+            entry = json.load(f)
+        logger.info(f'{name}: using the cached model {entry["checkpoint"]}')
+        return TrainedModel(**{k: entry[k] for k in TrainedModel.__dataclass_fields__})
+    run_dir = osp.join(entry_dir, 'run')
+    if osp.isdir(run_dir):
+        shutil.rmtree(run_dir)  # an interrupted earlier run of the same key: start it over
+    cfg.work_dir = run_dir
+    logger.info(f'{name}: training once, cached under {entry_dir}')
+    start = time.monotonic()
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    wall = time.monotonic() - start
+    release_dataloader_workers(runner)
+    checkpoint = osp.join(entry_dir, 'model.pth')
+    export_weights(runner.model, checkpoint, dict(name=name, key=key, iters=runner.iter))
+    model = TrainedModel(checkpoint=checkpoint, checkpoint_sha256=file_sha256(checkpoint),
+                         wall_time_s=wall, samples_seen=runner.iter * cfg.train_dataloader.batch_size)
+    write_json_atomic(entry_file, dict(asdict(model), key=key))
+    for file_name in os.listdir(run_dir):  # keep the training logs, drop the intermediate checkpoints
+        if file_name.endswith('.pth'):
+            os.remove(osp.join(run_dir, file_name))
+    return model

@@ -1,0 +1,112 @@
+"""``UnlearningHook``: the phases of an unlearning run outside the training step.
+
+The objective's terms run inside :class:`~ccu_av.unlearning.model.UnlearningModel`'s forward;
+this hook runs what happens around the steps (``ccu_av/unlearning/objectives/base.py``):
+
+- before the first step: checks that the original checkpoint cannot be overwritten and that
+  ``load_from`` is unset (it would load detector weights into the unlearning model's keys
+  non-strictly, i.e. not at all); then, on a fresh start, the objective's pre-pass over the
+  forget set (on a resume its result comes back with the checkpoint);
+- around each step: the parameters the objective's ``update_mask`` restricts are put back, entry
+  by entry, to their values before the step, after the optimiser stepped, so that neither weight
+  decay nor momentum moves a masked weight.
+"""
+import os.path as osp
+import re
+from typing import Dict, Optional
+
+import torch
+from mmengine.hooks import CheckpointHook, Hook
+from mmengine.logging import MMLogger
+from mmengine.model import is_model_wrapper
+
+from mmdet3d.registry import HOOKS
+
+from ..model import UnlearningModel
+from ..paired_data import PairedDataset, forget_batches
+
+# names mmengine's CheckpointHook writes into its output folder
+WRITTEN_NAMES = re.compile(r'^((iter|epoch)_\d+\.pth|best_.*\.pth|last_checkpoint)$')
+
+
+@HOOKS.register_module()
+class UnlearningHook(Hook):
+    """Pre-pass and update mask of an :class:`UnlearningModel`'s objective (see module doc).
+
+    Args:
+        prepass_batch_size: forget samples per batch of the pre-pass.
+    """
+
+    priority = 'NORMAL'
+
+    def __init__(self, prepass_batch_size: int = 1):
+        if prepass_batch_size <= 0:
+            raise ValueError(f'prepass_batch_size must be positive, got {prepass_batch_size}')
+        self.prepass_batch_size = int(prepass_batch_size)
+        self._before_step: Dict[str, torch.Tensor] = {}
+        self._mask: Optional[Dict[str, torch.Tensor]] = None
+
+    def before_run(self, runner) -> None:
+        model = _unwrap(runner.model)
+        if not isinstance(model, UnlearningModel):
+            raise TypeError(f'UnlearningHook needs an UnlearningModel, got {type(model).__name__}')
+        if getattr(runner, '_load_from', None) and not getattr(runner, '_resume', False):
+            raise ValueError(f'load_from={runner._load_from!r} does not apply to an unlearning '
+                             'model: give the original as model.original_checkpoint')
+        _check_not_overwritten(runner, model.original_checkpoint)
+
+    def before_train(self, runner) -> None:
+        model = _unwrap(runner.model)
+        objective = model.objective
+        if objective.has_prepass and not int(model.prepass_done):
+            dataset = runner.train_dataloader.dataset
+            if not isinstance(dataset, PairedDataset):
+                raise TypeError(f'{type(objective).__name__}\'s pre-pass reads the forget set of '
+                                'a PairedDataset; the train dataset is a '
+                                f'{type(dataset).__name__}')
+            MMLogger.get_current_instance().info(
+                f'{type(objective).__name__}: pre-pass over {dataset.num_forget} forget samples')
+            batches = (model.student.data_preprocessor(batch, False)
+                       for batch in forget_batches(dataset, self.prepass_batch_size))
+            objective.prepass(model.student, model.teacher, batches)
+            model.prepass_done.fill_(1)
+        self._mask = objective.update_mask(model.student)
+        if self._mask is not None:
+            params = dict(model.student.named_parameters())
+            unknown = sorted(set(self._mask) - set(params))
+            if unknown:
+                raise ValueError(f'{type(objective).__name__}.update_mask names parameters the '
+                                 f'detector does not have: {unknown[:5]}')
+
+    def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
+        if self._mask is None:
+            return
+        params = dict(_unwrap(runner.model).student.named_parameters())
+        self._before_step = {name: params[name].detach().clone() for name in self._mask}
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        if self._mask is None:
+            return
+        params = dict(_unwrap(runner.model).student.named_parameters())
+        with torch.no_grad():
+            for name, allowed in self._mask.items():
+                param = params[name]
+                param.copy_(torch.where(allowed.to(param.device), param, self._before_step[name]))
+        self._before_step = {}
+
+
+def _check_not_overwritten(runner, checkpoint: Optional[str]) -> None:
+    """Refuse an original checkpoint that the checkpoint hook could overwrite."""
+    if not checkpoint or '://' in str(checkpoint):
+        return
+    out_dirs = {osp.realpath(runner.work_dir)}
+    out_dirs |= {osp.realpath(h.out_dir) for h in runner.hooks
+                 if isinstance(h, CheckpointHook) and isinstance(getattr(h, 'out_dir', None), str)}
+    path = osp.realpath(checkpoint)
+    if osp.dirname(path) in out_dirs and WRITTEN_NAMES.match(osp.basename(path)):
+        raise ValueError(f'original_checkpoint {checkpoint} lies in the output folder under a name '
+                         'the checkpoint hook writes; copy it elsewhere so it cannot be overwritten')
+
+
+def _unwrap(model):
+    return model.module if is_model_wrapper(model) else model

@@ -1,0 +1,24 @@
+# CCU (ccu_av.unlearning.objectives.CCU, docs/method.md) on a takedown of the camera+radar BEV
+# fusion detector: a short fine-tune of the original's camera branch.
+_base_ = ['../_base_/jobs/takedown.py']
+
+work_dir = './work_dirs/unlearn/ccu_bevfusion'
+
+# Everything but the camera branch (image backbone, neck, view transform) is frozen: the radar
+# encoder saw nothing private, and the fuser, BEV backbone and head are shared by all scenes and
+# both modalities (docs/method.md, "Which parameters are updated").
+model = dict(
+    # The radar retention terms (b) are 0: every module they act on is frozen, so radar-only
+    # outputs stay the original's exactly (configs/ablations/ccu_train_shared.py trains those
+    # modules and turns (b) on).
+    objective=dict(
+        type='CCU',
+        point_cloud_range={{_base_.bev_range}},
+        w_camera_forget=0.25,
+        w_retain_features=60.0,
+        w_forget_fusion=3.0,
+        w_radar_embedding=0.0,
+        w_radar_bev=0.0,
+        w_radar_detection=0.0),
+    frozen_modules=('radar_encoder', 'fuser', 'bev_backbone', 'bev_neck', 'bbox_head'),
+    norm_eval=True)  # batch norm keeps the original's statistics
