@@ -14,9 +14,10 @@ import os.path as osp
 import sys
 
 import torch
-import torch.distributed as dist
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
+
+from ccu_av.utils import setup_cpu_distributed
 
 
 def parse_args(argv=None):
@@ -37,18 +38,6 @@ def parse_args(argv=None):
     return args
 
 
-def setup_cpu_distributed(cfg: Config) -> None:
-    """Initialise gloo from torchrun's environment and keep DDP off ``device_ids``."""
-    missing = [k for k in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT') if k not in os.environ]
-    if missing:
-        sys.exit(f'--launcher pytorch needs {missing} in the environment: start it with torchrun')
-    if not dist.is_initialized():
-        dist.init_process_group(backend='gloo')
-    cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None,
-                                 broadcast_buffers=False)
-    cfg.env_cfg.dist_cfg = dict(backend='gloo')
-
-
 def build_cfg(args) -> Config:
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
@@ -63,7 +52,10 @@ def build_cfg(args) -> Config:
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
     if args.launcher == 'pytorch' and not torch.cuda.is_available():
-        setup_cpu_distributed(cfg)
+        try:
+            setup_cpu_distributed(cfg)
+        except RuntimeError as error:
+            sys.exit(f'train: {error}')
     elif torch.cuda.is_available():
         cfg.env_cfg.dist_cfg = dict(backend='nccl')
     return cfg

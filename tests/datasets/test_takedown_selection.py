@@ -79,3 +79,36 @@ def test_dump_writes_token_lists(tiny_nuscenes, tmp_path):
     assert record['request']['scenes'] == ['scene-0001'] and record['forget_scenes'] == ['scene-0001']
     assert sorted(p.name for p in (tmp_path / 'takedown').iterdir()) == [
         'forget_tokens.json', 'retain_tokens.json', 'selection.json']
+
+
+def test_a_request_file_in_yaml_or_json_gives_the_same_request(tmp_path):
+    (tmp_path / 'r.yaml').write_text('scenes: [scene-0002]\ntime_windows: [[20.0, 21.0]]\n')
+    (tmp_path / 'r.json').write_text(json.dumps(dict(scenes=['scene-0002'], time_windows=[[20, 21]])))
+    expected = TakedownRequest(scenes=('scene-0002',), time_windows=((20.0, 21.0),))
+    assert TakedownRequest.from_file(str(tmp_path / 'r.yaml')) == expected
+    assert TakedownRequest.coerce(str(tmp_path / 'r.json')) == expected
+    assert TakedownRequest.coerce(dict(scenes=['scene-0002'], time_windows=[[20, 21]])) == expected
+
+
+@pytest.mark.parametrize('content, message', [
+    ('scenes: [scene-0002]\nlocation: [x]\n', r"unknown keys \['location'\].*'locations'"),
+    ('scenes: [scene-0002\n', 'is not valid YAML/JSON'),
+    ('- scene-0002\n', 'expected a mapping'),
+])
+def test_a_bad_request_file_is_named(tmp_path, content, message):
+    path = tmp_path / 'bad.yaml'
+    path.write_text(content)
+    with pytest.raises(ValueError, match=message) as error:
+        TakedownRequest.from_file(str(path))
+    assert str(path) in str(error.value)
+    with pytest.raises(FileNotFoundError, match='absent.yaml'):
+        TakedownRequest.from_file(str(tmp_path / 'absent.yaml'))
+
+
+def test_a_dumped_selection_loads_back_equal(tiny_nuscenes, tmp_path):
+    from ccu_av.datasets.takedown_selection import TakedownSelection
+    selection = select_from_info_file(tiny_nuscenes['train'], TakedownRequest(time_windows=((20.9, 40.2),)))
+    selection.dump(str(tmp_path))
+    assert TakedownSelection.load(str(tmp_path)) == selection
+    with pytest.raises(FileNotFoundError, match='no takedown selection'):
+        TakedownSelection.load(str(tmp_path / 'elsewhere'))
