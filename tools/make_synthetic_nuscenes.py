@@ -2,9 +2,11 @@
 
     python tools/make_synthetic_nuscenes.py --out data/synthetic_nuscenes
     python tools/make_synthetic_nuscenes.py --out /tmp/tiny --train-scenes 1 --val-scenes 1 --samples 3
+    python tools/make_synthetic_nuscenes.py --out /tmp/sites --private-sites 1 --site-scenes 2
 
 The result loads with ``NuScenes(version='v1.0-synthetic', dataroot=OUT)``; its custom splits
-(``synthetic_train``, ``synthetic_val`` and per location) are in ``OUT/<version>/splits.json``.
+(``synthetic_train``, ``synthetic_val`` and per location) are in ``OUT/<version>/splits.json``,
+and with ``--private-sites`` each site's training scenes as ``synthetic_site_<site>``.
 """
 import argparse
 import dataclasses
@@ -41,6 +43,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--max-range', type=float, default=_DEFAULT.max_range, help='lidar and radar range, m')
     parser.add_argument('--takedown-location', default=_DEFAULT.takedown_location, choices=NUSCENES_LOCATIONS,
                         help='the location whose training scenes the default takedown flags')
+    parser.add_argument('--private-sites', type=int, default=_DEFAULT.private_sites,
+                        help='private sites per location: stretches of road with a camera look of their own, '
+                             'only in training scenes (default 0: none)')
+    parser.add_argument('--site-scenes', type=int, default=_DEFAULT.site_scenes,
+                        help='training scenes each private site appears in')
     return parser.parse_args(argv)
 
 
@@ -51,7 +58,8 @@ def main(argv=None) -> dict:
         _DEFAULT, version=args.version, locations=tuple(args.locations), train_scenes_per_location=args.train_scenes,
         val_scenes_per_location=args.val_scenes, samples_per_scene=args.samples, image_width=args.image_size[0],
         image_height=args.image_size[1], radar_sweeps_per_interval=args.radar_sweeps,
-        radar_return_scale=args.radar_scale, max_range=args.max_range, takedown_location=args.takedown_location)
+        radar_return_scale=args.radar_scale, max_range=args.max_range, takedown_location=args.takedown_location,
+        private_sites=args.private_sites, site_scenes=args.site_scenes)
     summary = write_synthetic_nuscenes(args.out, config, seed=args.seed, workers=args.workers)
     brief = {k: v for k, v in summary.items() if k != 'splits'}
     brief['splits'] = {name: len(scenes) for name, scenes in summary['splits'].items()}

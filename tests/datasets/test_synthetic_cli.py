@@ -38,6 +38,17 @@ def test_command_line_writes_what_it_is_asked(tool, tmp_path, capsys):
     assert not previous['is_key_frame'] and nusc.get('sample_data', previous['prev'])['is_key_frame']
 
 
+def test_command_line_private_sites(tool, tmp_path, capsys):
+    summary = tool.main(['--out', str(tmp_path / 'sites'), '--locations', 'boston-seaport', '--takedown-location',
+                         'boston-seaport', '--train-scenes', '3', '--val-scenes', '1', '--samples', '2',
+                         '--image-size', '32', '24', '--private-sites', '2', '--site-scenes', '1'])
+    stdout = capsys.readouterr().out
+    printed = json.loads(stdout[stdout.index('{\n'):])
+    assert sorted(summary['sites']) == ['boston-seaport-site-1', 'boston-seaport-site-2']
+    assert printed['sites'] == summary['sites'] and printed['splits']['synthetic_site_boston-seaport-site-1'] == 1
+    assert all(len(scenes) == 1 for scenes in summary['sites'].values())
+
+
 def test_command_line_rejects_unknown_location(tool, tmp_path):
     with pytest.raises(SystemExit):
         tool.main(['--out', str(tmp_path / 'x'), '--locations', 'atlantis'])

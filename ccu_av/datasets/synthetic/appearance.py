@@ -3,16 +3,21 @@
 A location's look is fixed by its name (not by the dataset seed), so the same location looks
 the same in every dataset, and no two locations share class colours or textures: a camera
 branch has to learn each location's look, which is what visual unlearning then removes.
+A private site of a location (``site_look``) keeps its location's sky and light but has a look
+of its own, also fixed by its name: its own ground palette and paving, facades with strip
+windows, and class colours in textures that no location uses.
 """
 import colorsys
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import numpy as np
 
 from .config import NUSCENES_LOCATIONS
 from .taxonomy import OBJECT_CLASSES, ROLES
 
-TEXTURES = ('plain', 'stripes', 'bands', 'checker', 'dots')
+TEXTURES = ('plain', 'stripes', 'bands', 'checker', 'dots', 'zigzag', 'rings', 'diagonal')
+# locations draw their class textures from the first five, private sites from the rest
+LOCATION_TEXTURES, SITE_TEXTURES = TEXTURES[:5], TEXTURES[5:]
 
 # Hand-set scene themes (sky top, sky horizon, road, sidewalk, verge, light gain, tint, sun azimuth/elevation
 # in degrees, hue band of the class colours, texture frequency).
@@ -46,6 +51,8 @@ class LocationLook:
         class_texture: (C,) texture index into ``TEXTURES``; texture_freq: (C,) cycles per metre.
         role_colours: (R, 3) fixed colours of the other roles (window, dark, rider, light).
         building_colours: (4, 3) facade variants.
+        paving: period in metres of the diagonal paving across the ground, 0 for none (locations).
+        strip_windows: facades with continuous window strips instead of a window grid (sites).
     """
     sky_top: np.ndarray
     sky_horizon: np.ndarray
@@ -61,6 +68,8 @@ class LocationLook:
     texture_freq: np.ndarray
     role_colours: np.ndarray
     building_colours: np.ndarray
+    paving: float = 0.0
+    strip_windows: bool = False
 
 
 def _hsv(h: float, s: float, v: float) -> np.ndarray:
@@ -98,10 +107,50 @@ def location_look(location: str) -> LocationLook:
         sun=np.array([np.cos(elevation) * np.cos(azimuth), np.cos(elevation) * np.sin(azimuth), np.sin(elevation)]),
         class_colours=colours,
         class_secondary=secondary,
-        class_texture=rng.integers(0, len(TEXTURES), num_classes),
+        class_texture=rng.integers(0, len(LOCATION_TEXTURES), num_classes),
         texture_freq=theme['freq'] * rng.uniform(0.7, 1.4, num_classes),
         role_colours=role_colours,
         building_colours=np.stack([_hsv(hue_lo + rng.uniform(-0.1, 0.1), rng.uniform(0.1, 0.5),
                                         rng.uniform(0.3, 0.8)) for _ in range(4)]),
     )
 
+
+def site_look(location: str, site: str) -> LocationLook:
+    """The look of private site ``site`` of ``location`` (deterministic, fixed by the site's name).
+
+    The sky, light and sun stay the location's; the ground, the facades, every class's colours and
+    textures and the other roles' colours (windows, dark parts, riders, lights) are the site's own.
+    """
+    base = location_look(location)
+    rng = np.random.default_rng(zlib.crc32(f'private-site {site}'.encode()))
+    num_classes = len(OBJECT_CLASSES)
+    # a quarter of the hue circle, anywhere on it: what sets a site apart is the whole of its look
+    # (ground, facades, and class textures that no location has), not its hues alone
+    hue_lo = rng.uniform(0.0, 1.0)
+    base_hues = hue_lo + 0.25 * rng.permutation(num_classes) / num_classes
+    colours = np.stack([
+        np.stack([_hsv(h + rng.normal(0, 0.03), rng.uniform(0.6, 1.0), rng.uniform(0.55, 1.0))
+                  for _ in range(4)]) for h in base_hues])
+    secondary = np.stack([_hsv(h + 0.5, rng.uniform(0.3, 0.9), rng.uniform(0.3, 0.9)) for h in base_hues])
+    role_colours = np.zeros((len(ROLES), 3))
+    role_colours[ROLES.index('window')] = _hsv(hue_lo + 0.4, 0.6, 0.45)
+    role_colours[ROLES.index('dark')] = _hsv(hue_lo + 0.2, 0.5, 0.22)
+    role_colours[ROLES.index('rider')] = _hsv(hue_lo + 0.75, 0.5, 0.85)
+    role_colours[ROLES.index('light')] = _hsv(hue_lo + 0.6, 0.6, 1.0)
+    ground_hue = rng.uniform(0.0, 1.0)
+    return replace(
+        base,
+        road=_hsv(ground_hue, rng.uniform(0.3, 0.6), rng.uniform(0.35, 0.55)),
+        sidewalk=_hsv(ground_hue + 0.33, rng.uniform(0.3, 0.6), rng.uniform(0.6, 0.85)),
+        verge=_hsv(ground_hue + 0.66, rng.uniform(0.4, 0.7), rng.uniform(0.4, 0.7)),
+        marking=_hsv(ground_hue + 0.5, 0.8, 0.95),
+        class_colours=colours,
+        class_secondary=secondary,
+        class_texture=rng.integers(len(LOCATION_TEXTURES), len(TEXTURES), num_classes),
+        texture_freq=rng.uniform(1.5, 4.0, num_classes),
+        role_colours=role_colours,
+        building_colours=np.stack([_hsv(hue_lo + 0.5 + rng.uniform(-0.1, 0.1), rng.uniform(0.4, 0.8),
+                                        rng.uniform(0.5, 0.9)) for _ in range(4)]),
+        paving=float(rng.uniform(1.5, 3.0)),
+        strip_windows=True,
+    )

@@ -2,15 +2,20 @@
 
 Objects are shaded by face (sun direction), coloured by their location's look and textured in
 their own frame; the ground has lanes, kerbs, sidewalks and verges; the sky is a gradient.
+In a scene with a private site, the rays that hit the site's ground, buildings or objects are
+coloured again with the site's look (the others keep exactly their location's colours).
 Letters: H, W image size, R = H * W rays, K objects.
 """
 from dataclasses import dataclass
+from typing import Optional
+
 import numpy as np
 
 from .appearance import TEXTURES, LocationLook
 from .geometry import hit_local, ray_box_distances
 from .rig import Sensor
 from .scene_cast import PinholeGrid, cast_grid
+from .sites import PrivateSite
 from .taxonomy import ROLE_INDEX
 from .world import ROAD_HALF_WIDTH, SIDEWALK_OUTER, SceneWorld
 
@@ -37,11 +42,12 @@ class CameraFrame:
 
 
 def render_camera(world: SceneWorld, look: LocationLook, sensor: Sensor, grid: PinholeGrid, t: float,
-                  rng: np.random.Generator) -> CameraFrame:
+                  rng: np.random.Generator, site: Optional[PrivateSite] = None) -> CameraFrame:
     """Render one camera at time ``t`` (seconds from the scene's first key frame).
 
     Args:
         grid: the camera's pixel rays (``PinholeGrid`` of ``sensor``).
+        site: the scene's private site, if it shows one (its rays take the site's look).
     """
     cam2global = world.ego_pose(t) @ sensor.sensor2ego
     origin = cam2global[:3, 3]
@@ -54,6 +60,8 @@ def render_camera(world: SceneWorld, look: LocationLook, sensor: Sensor, grid: P
     colour[ground] = _ground(world, look, origin, origin + dirs[ground] * t_hit[ground, None], t)
     on_part = part >= 0
     colour[on_part] = _surfaces(parts, part[on_part], look, world, origin, dirs[on_part], t_hit[on_part])
+    if site is not None:
+        _paint_site(colour, site, world, parts, origin, dirs, t_hit, part, ground, t)
     # distance fog towards the horizon colour, then the location's light and sensor noise
     fog = 1.0 - np.exp(-np.where(np.isfinite(t_hit), t_hit, 0.0) / _FOG_DISTANCE)
     colour = colour * (1 - fog[:, None]) + look.sky_horizon * fog[:, None]
@@ -62,6 +70,20 @@ def render_camera(world: SceneWorld, look: LocationLook, sensor: Sensor, grid: P
     owner = np.where(on_part, parts['owner'][np.maximum(part, 0)], -1)
     visible = np.bincount(owner[owner >= 0], minlength=len(world.objects))[:len(world.objects)]
     return CameraFrame(image, hits.covered, visible, hits.t)
+
+
+def _paint_site(colour: np.ndarray, site: PrivateSite, world: SceneWorld, parts: dict, origin: np.ndarray,
+                dirs: np.ndarray, t_hit: np.ndarray, part: np.ndarray, ground: np.ndarray, t: float) -> None:
+    """Colour again, in place, the (R, 3) ``colour`` of the rays that hit the site, with its look."""
+    # ground rays whose hit point lies on the site's stretch of road
+    rays = np.flatnonzero(ground)
+    points = origin + dirs[rays] * t_hit[rays, None]
+    on_site = site.covers(world, points)
+    colour[rays[on_site]] = _ground(world, site.look, origin, points[on_site], t)
+    # rays that hit a part of one of the site's objects or buildings
+    rays = np.flatnonzero(part >= 0)
+    rays = rays[site.parts[part[rays]]]
+    colour[rays] = _surfaces(parts, part[rays], site.look, world, origin, dirs[rays], t_hit[rays])
 
 
 def _sky(look: LocationLook, dirs: np.ndarray) -> np.ndarray:
@@ -88,6 +110,9 @@ def _ground(world: SceneWorld, look: LocationLook, origin: np.ndarray, points: n
     colour = np.where(kerb[:, None], look.sidewalk * 0.7, colour)
     tiles = (a >= ROAD_HALF_WIDTH) & (a < SIDEWALK_OUTER) & ((np.mod(s, 1.5) < 0.05) | (np.mod(d, 1.5) < 0.05))
     colour = np.where(tiles[:, None], colour * 0.8, colour)
+    if look.paving > 0:  # a site's diagonal paving, across road and sidewalks alike
+        paved = np.mod((s + d) / look.paving, 1.0) < 0.35
+        colour = np.where(paved[:, None], colour * 0.7, colour)
     grain = _hash_noise(np.floor(points[:, 0] * 3), np.floor(points[:, 1] * 3))
     shadow = np.zeros(len(points), bool)
     near = np.flatnonzero(np.linalg.norm(points[:, :2] - origin[:2], axis=1) < _SHADOW_DISTANCE)
@@ -160,13 +185,25 @@ def _texture(look: LocationLook, labels: np.ndarray, local: np.ndarray) -> np.nd
     dots = kind == TEXTURES.index('dots')
     fx, fy, fz = np.mod(x[dots], 1.0) - 0.5, np.mod(y[dots], 1.0) - 0.5, np.mod(z[dots], 1.0) - 0.5
     factor[dots] = np.where(np.minimum(fx ** 2, fy ** 2) + fz ** 2 < 0.06, 0.45, 1.0)
+    # the private sites' textures
+    zigzag = kind == TEXTURES.index('zigzag')
+    zig = np.abs(np.mod(x[zigzag] + y[zigzag], 1.0) - 0.5)
+    factor[zigzag] = np.where(np.mod(z[zigzag] + zig, 0.5) < 0.25, 1.0, 0.5)
+    rings = kind == TEXTURES.index('rings')
+    factor[rings] = np.where(np.mod(np.hypot(x[rings] + y[rings], z[rings]), 1.0) < 0.5, 1.0, 0.5)
+    diagonal = kind == TEXTURES.index('diagonal')
+    factor[diagonal] = np.where(np.mod(x[diagonal] + y[diagonal] - z[diagonal], 1.0) < 0.3, 0.45, 1.0)
     return factor
 
 
 def _facade(look: LocationLook, variant: np.ndarray, local: np.ndarray, face: np.ndarray) -> np.ndarray:
-    """Building facades: a wall colour with a grid of darker windows."""
+    """Building facades: a wall colour with a grid of darker windows (a site's: window strips)."""
     colour = look.building_colours[variant].copy()
     along = np.where(face == 0, local[:, 1], local[:, 0])
-    window = (np.mod(along / 2.5, 1.0) < 0.55) & (np.mod(local[:, 2] / 3.0, 1.0) > 0.35) & (face != 2)
+    storey = np.mod(local[:, 2] / 3.0, 1.0)
+    if look.strip_windows:
+        window = (storey > 0.45) & (storey < 0.8) & (face != 2)
+    else:
+        window = (np.mod(along / 2.5, 1.0) < 0.55) & (storey > 0.35) & (face != 2)
     colour[window] = look.role_colours[ROLE_INDEX['window']] * 1.3
     return colour

@@ -1,5 +1,5 @@
 """Size and realism knobs of the synthetic nuScenes-format dataset."""
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Tuple
 
 # The four nuScenes locations; every synthetic location has its own camera look.
@@ -29,6 +29,10 @@ class SyntheticNuScenesConfig:
         objects_per_scene: (min, max) annotated objects in a scene.
         takedown_location: the location whose training scenes the default takedown flags.
         jpeg_quality: JPEG quality of the camera images.
+        private_sites: private sites per location (0: none, the default dataset). A site is a
+            stretch of road with a camera look that exists nowhere else; it appears only in
+            training scenes of its location, listed in ``splits.json`` as ``synthetic_site_<site>``.
+        site_scenes: training scenes each private site appears in (one site per scene).
     """
     version: str = 'v1.0-synthetic'
     locations: Tuple[str, ...] = NUSCENES_LOCATIONS
@@ -47,6 +51,8 @@ class SyntheticNuScenesConfig:
     objects_per_scene: Tuple[int, int] = (28, 40)
     takedown_location: str = 'singapore-hollandvillage'
     jpeg_quality: int = 90
+    private_sites: int = 0
+    site_scenes: int = 2
 
     def __post_init__(self):
         if not self.version or '/' in self.version:
@@ -85,3 +91,22 @@ class SyntheticNuScenesConfig:
             raise ValueError('SyntheticNuScenesConfig.radar_return_scale and radar_clutter_rate must be >= 0')
         if not 1 <= self.jpeg_quality <= 100:
             raise ValueError(f'SyntheticNuScenesConfig.jpeg_quality must be in [1, 100], got {self.jpeg_quality}')
+        if self.private_sites < 0 or self.site_scenes < 1:
+            raise ValueError('SyntheticNuScenesConfig.private_sites must be >= 0 and site_scenes >= 1, got '
+                             f'{self.private_sites} and {self.site_scenes}')
+        if self.private_sites * self.site_scenes > self.train_scenes_per_location:
+            raise ValueError(f'SyntheticNuScenesConfig: {self.private_sites} private sites x {self.site_scenes} '
+                             f'scenes each need {self.private_sites * self.site_scenes} training scenes per location '
+                             '(a scene shows at most one site), got train_scenes_per_location='
+                             f'{self.train_scenes_per_location}')
+
+    def record(self) -> dict:
+        """The config as a plain dict, for ``synthetic_meta.json``.
+
+        Without private sites their two fields are left out, so a site-less dataset's files stay
+        byte-identical to those written before sites existed.
+        """
+        record = asdict(self)
+        if not self.private_sites:
+            del record['private_sites'], record['site_scenes']
+        return record

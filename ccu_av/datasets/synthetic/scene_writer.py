@@ -18,6 +18,7 @@ from .geometry import yaw_quaternion
 from .lidar import lidar_grid, simulate_lidar, write_lidar_bin
 from .radar import radar_to_global, simulate_radar, write_radar_pcd
 from .rig import Sensor, build_rig
+from .sites import place_site
 from .tables import Tokens
 from .taxonomy import OBJECT_CLASSES
 from .world import SIDEWALK_OUTER, SceneWorld, sample_world
@@ -38,6 +39,7 @@ class SceneJob:
         origin, road_yaw: where its road lies on the location's map.
         calibrated: calibrated_sensor token by channel (of its log).
         category_tokens, attribute_tokens: tokens by name.
+        site: the private site the scene shows ('' for none).
     """
     root: str
     config: SyntheticNuScenesConfig
@@ -53,6 +55,7 @@ class SceneJob:
     calibrated: Dict[str, str]
     category_tokens: Dict[str, str]
     attribute_tokens: Dict[str, str]
+    site: str = ''
 
 
 def _visibility_token(covered: int, visible: int) -> str:
@@ -91,6 +94,8 @@ class SceneWriter:
         self.key_times = np.arange(cfg.samples_per_scene) * KEY_INTERVAL_S
         self.tables = {name: [] for name in ('ego_pose', 'sample', 'sample_data', 'sample_annotation', 'instance')}
         self.world = self._sample_world()
+        # the site's place is no random draw: a scene with a site has the same world as without it
+        self.site = place_site(job.site, job.location, self.world, self.key_times[-1] / 2) if job.site else None
 
     def _sample_world(self) -> SceneWorld:
         cfg = self.job.config
@@ -148,7 +153,8 @@ class SceneWriter:
         scene = dict(token=scene_token, log_token=self.job.log_token, nbr_samples=len(sample_tokens),
                      first_sample_token=sample_tokens[0], last_sample_token=sample_tokens[-1], name=self.job.name,
                      description=f'synthetic {self.job.location} {self.job.split} scene, ego from '
-                                 f'{self.world.ego_v0:.1f} m/s, {len(self.world.objects)} objects')
+                                 f'{self.world.ego_v0:.1f} m/s, {len(self.world.objects)} objects' +
+                                 (f', private site {self.job.site}' if self.job.site else ''))
         return dict(tables=self.tables, scene=scene, road=self.road_polygon())
 
     def _sensors(self, modality: str) -> List[Sensor]:
@@ -163,7 +169,7 @@ class SceneWriter:
             prev = None
             for k, t_key in enumerate(self.key_times):
                 t = t_key + sensor.time_offset_us * 1e-6
-                frame = render_camera(self.world, self.look, sensor, grid, t, self.sensor_rng)
+                frame = render_camera(self.world, self.look, sensor, grid, t, self.sensor_rng, self.site)
                 record, path = self._sample_data(sensor, t, sample_tokens[k], True, 'jpg')
                 Image.fromarray(frame.image).save(path, quality=self.job.config.jpeg_quality)
                 coverage[k, :, 0] += frame.covered

@@ -3,9 +3,9 @@
 Layout (as nuScenes): ``<version>/*.json`` (13 tables and ``splits.json``), ``maps/*.png``,
 ``samples/<CHANNEL>/*`` (key frames) and ``sweeps/RADAR_*/*`` (radar sweeps between key frames),
 plus ``synthetic_meta.json`` (the config and seed it was written with).
+With private sites, ``splits.json`` also lists each site's scenes as ``synthetic_site_<site>``.
 The output is written into a temporary sibling directory and renamed into place when complete.
 """
-import dataclasses
 import json
 import os
 import shutil
@@ -21,6 +21,7 @@ from mmengine.logging import MMLogger
 from .config import SyntheticNuScenesConfig
 from .rig import build_rig
 from .scene_writer import SceneJob, write_scene
+from .sites import site_names
 from .tables import MAP_SIZE_M, Tokens, calibrated_sensor_records, draw_map_mask, static_tables, write_tables
 
 TRAIN_SPLIT = 'synthetic_train'
@@ -42,6 +43,11 @@ def split_name(split: str, location: str = '') -> str:
     return f'{base}_{location}' if location else base
 
 
+def site_split_name(site: str) -> str:
+    """Name of the split in ``splits.json`` that lists the scenes of private site ``site``."""
+    return f'synthetic_site_{site}'
+
+
 def write_synthetic_nuscenes(out_dir: Union[str, Path], config: SyntheticNuScenesConfig = SyntheticNuScenesConfig(),
                              seed: int = 0, workers: int = 1) -> dict:
     """Write the synthetic dataset to ``out_dir`` (which must not exist or be empty).
@@ -53,9 +59,9 @@ def write_synthetic_nuscenes(out_dir: Union[str, Path], config: SyntheticNuScene
         workers: processes writing scenes in parallel (the output does not depend on it).
 
     Returns:
-        summary: dataroot, version, seed, splits (name -> scene names), takedown_location,
-        takedown_scenes (its training scenes), counts of scenes, samples, sample_data and
-        annotations, and seconds taken.
+        summary: dataroot, version, seed, splits (name -> scene names), sites (private site ->
+        its scene names, empty without sites), takedown_location, takedown_scenes (its training
+        scenes), counts of scenes, samples, sample_data and annotations, and seconds taken.
     """
     out = Path(out_dir)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -113,9 +119,9 @@ def _write(root: Path, cfg: SyntheticNuScenesConfig, seed: int, workers: int) ->
     with open(table_dir / 'splits.json', 'w') as f:
         json.dump(splits, f, indent=1)
     with open(root / META_FILE, 'w') as f:
-        json.dump(dict(config=dataclasses.asdict(cfg), seed=seed, train_split=TRAIN_SPLIT, val_split=VAL_SPLIT),
-                  f, indent=1)
-    return dict(version=cfg.version, seed=seed, splits=splits, locations=list(cfg.locations),
+        json.dump(dict(config=cfg.record(), seed=seed, train_split=TRAIN_SPLIT, val_split=VAL_SPLIT), f, indent=1)
+    sites = {job.site: splits[site_split_name(job.site)] for job in jobs if job.site}
+    return dict(version=cfg.version, seed=seed, splits=splits, sites=sites, locations=list(cfg.locations),
                 takedown_location=cfg.takedown_location,
                 takedown_scenes=splits[split_name('train', cfg.takedown_location)],
                 num_scenes=len(jobs), num_samples=len(tables['sample']),
@@ -127,6 +133,8 @@ def _plan(root: Path, cfg: SyntheticNuScenesConfig, seed: int, tokens: Tokens) -
     """The dataset-level tables (static ones, logs, calibrations) and one job per scene.
 
     Each location has a training and a validation log, each log its own calibrated sensors.
+    Private sites go to training scenes drawn from a generator of their own, so the other draws
+    stay those of a dataset without sites.
     """
     rig = build_rig(cfg.image_width, cfg.image_height)
     tables = static_tables(tokens, rig)
@@ -137,6 +145,7 @@ def _plan(root: Path, cfg: SyntheticNuScenesConfig, seed: int, tokens: Tokens) -
     jobs = []
     for li, location in enumerate(cfg.locations):
         layout_rng = np.random.default_rng([seed, 1, li])
+        sites = _site_scenes(cfg, seed, li, location)
         for si, (split, count) in enumerate((('train', cfg.train_scenes_per_location),
                                              ('val', cfg.val_scenes_per_location))):
             log = _log_record(tokens, location, li, si)
@@ -151,8 +160,19 @@ def _plan(root: Path, cfg: SyntheticNuScenesConfig, seed: int, tokens: Tokens) -
                     start_us=log_start + j * 60_000_000,
                     origin=tuple(layout_rng.uniform(_ROAD_MARGIN_M, MAP_SIZE_M - _ROAD_MARGIN_M, 2)),
                     road_yaw=float(layout_rng.uniform(-np.pi, np.pi)), calibrated=calibrated,
-                    category_tokens=category_tokens, attribute_tokens=attribute_tokens))
+                    category_tokens=category_tokens, attribute_tokens=attribute_tokens,
+                    site=sites.get(j, '') if split == 'train' else ''))
     return tables, jobs
+
+
+def _site_scenes(cfg: SyntheticNuScenesConfig, seed: int, li: int, location: str) -> Dict[int, str]:
+    """Which training scenes of location ``li`` show which private site: scene index -> site name."""
+    if not cfg.private_sites:
+        return {}
+    rng = np.random.default_rng([seed, 3, li])
+    chosen = rng.choice(cfg.train_scenes_per_location, cfg.private_sites * cfg.site_scenes, replace=False)
+    names = site_names(location, cfg.private_sites)
+    return {int(j): names[i // cfg.site_scenes] for i, j in enumerate(chosen)}
 
 
 def _run(jobs: List[SceneJob], workers: int) -> List[dict]:
@@ -183,9 +203,12 @@ def _log_record(tokens: Tokens, location: str, li: int, si: int) -> dict:
 
 
 def _splits(jobs: List[SceneJob]) -> Dict[str, List[str]]:
-    """Training and validation scene names, overall and per location."""
+    """Training and validation scene names, overall and per location, then each private site's scenes."""
     splits: Dict[str, List[str]] = {}
     for job in jobs:
         splits.setdefault(split_name(job.split), []).append(job.name)
         splits.setdefault(split_name(job.split, job.location), []).append(job.name)
+    for job in jobs:
+        if job.site:
+            splits.setdefault(site_split_name(job.site), []).append(job.name)
     return splits
