@@ -11,6 +11,7 @@ import os.path as osp
 from mmengine.config import Config
 
 from ..datasets import TakedownRequest
+from ..evaluation.modal_eval import base_dataset_cfg
 from ..unlearning.paired_data import info_file_of
 
 # the keys of the ``job`` section, each read by a job step (configs/_base_/jobs/takedown.py)
@@ -43,12 +44,15 @@ def takedown_request(cfg: Config) -> TakedownRequest:
 
 
 def data_settings(cfg: Config) -> dict:
-    """``data_root``, ``version`` and the training info file of the job's dataset."""
+    """``data_root``, ``version``, and the info files of the job's training dataset and of its
+    test dataset (the validation split) under that data root."""
     version = cfg.get('data_version', None)
     if version is None:
         raise ValueError(f'{cfg.filename}: the config must name the table folder as data_version')
     dataset = training_dataset(cfg)
-    return dict(data_root=dataset.data_root, version=version, train_info=info_file_of(dataset))
+    test = dict(base_dataset_cfg(cfg.test_dataloader.dataset), data_root=dataset.data_root)
+    return dict(data_root=dataset.data_root, version=version, train_info=info_file_of(dataset),
+                val_info=info_file_of(test))
 
 
 def detector_config(cfg: Config) -> Config:

@@ -90,13 +90,17 @@ def data(cfg: Config) -> DataFiles:
         write_synthetic_nuscenes(data_root, SyntheticNuScenesConfig(version=version, **options),
                                  seed=seed, workers=min(2, os.cpu_count() or 1))
         logger.info(f'synthetic dataset written in {time.monotonic() - start:.0f} s')
-    infos = {split: osp.join(data_root, f'nuscenes_infos_{split}.pkl') for split in ('train', 'val')}
-    if not all(osp.isfile(path) for path in infos.values()):
+    files = DataFiles(train_info=settings['train_info'], val_info=settings['val_info'])
+    if not all(osp.isfile(path) for path in (files.train_info, files.val_info)):
         logger.info(f'writing the info files of {data_root}')
         splits = dict(train_split=TRAIN_SPLIT, val_split=VAL_SPLIT) if synthetic is not None else {}
-        written = create_nuscenes_infos(data_root, version, data_root, **splits)
-        infos = {split: written[split] for split in ('train', 'val')}
-    return DataFiles(train_info=infos['train'], val_info=infos['val'])
+        create_nuscenes_infos(data_root, version, data_root, **splits)
+    missing = [path for path in (files.train_info, files.val_info) if not osp.isfile(path)]
+    if missing:
+        raise FileNotFoundError(f'the job\'s datasets read {missing}, which tools/create_data.py did '
+                                f'not write in {data_root}; check the ann_file of the train and '
+                                'test dataloaders')
+    return files
 
 
 def select(cfg: Config, files: DataFiles, out_dir: str) -> TakedownSets:

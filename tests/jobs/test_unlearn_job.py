@@ -123,11 +123,16 @@ def test_main_job_writes_data_pretrains_once_and_unlearns(tmp_path):
 
 
 @pytest.mark.slow
-def test_finetuning_runs_through_the_same_job_and_trains_every_module(tmp_path):
+def test_finetuning_and_a_full_retrain_run_through_the_same_job(tmp_path):
     job = write_configs(tmp_path, str(tmp_path / 'data'), job_config='unlearn/finetune_bevfusion.py')
-    out = unlearn_tool.main([job, '--work-dir', str(tmp_path / 'run')])
+    out = unlearn_tool.main([job, '--work-dir', str(tmp_path / 'run'), '--reference', 'full-retrain'])
     report = json.loads(Path(out['report']['json']).read_text())
-    assert list(report['models']) == ['original', 'finetune']
+    assert list(report['models']) == ['original', 'finetune', 'full_retrain']
+    assert report['models']['full_retrain']['role'] == 'full_retrain'
+    # the full retrain trained on the retain samples alone (the config its runner dumped)
+    (dumped,) = (tmp_path / 'cache').glob('full_retrain-*/run/tiny_pretrain.py')
+    retain = json.loads((tmp_path / 'run' / 'takedown' / 'retain_tokens.json').read_text())
+    assert sorted(Config.fromfile(str(dumped)).train_dataloader.dataset.sample_tokens) == sorted(retain)
     assert report['models']['finetune']['role'] == 'unlearned'
     original = load_checkpoint_file(out['models']['original']['checkpoint'])['state_dict']
     tuned = load_checkpoint_file(out['models']['finetune']['checkpoint'])['state_dict']
