@@ -16,6 +16,11 @@ offers them can be unlearned, ours (:class:`CamRadarBEVFusion`) or a user's:
     ``fused`` is ``fuse_modal_feats(camera, radar)`` of its own ``camera`` and ``radar``, so a
     method can score one modality alone (zeros for the other) without running the sensor
     branches again.
+``head_forward(fused_feats) -> dict``
+    The head's dense outputs on ``fused`` features, differentiable: ``heatmap``: (B, K, Y', X')
+    class logits (before the sigmoid, K classes); ``regression``: (B, R, Y', X') the box
+    regression maps (R may be 0). They are what ``head_loss`` and ``head_predict`` decode, so a
+    method can distil or compare the head's outputs of two models cell by cell.
 ``head_loss(fused_feats, batch_data_samples) -> dict``
     The detection head's losses on ``fused`` features (``gt_instances_3d`` on the samples).
 ``head_predict(fused_feats, batch_data_samples) -> list``
@@ -33,6 +38,8 @@ from torch import Tensor
 
 MODALITIES = ('fusion', 'camera', 'radar')
 FEATURE_KEYS = ('camera', 'radar', 'fused')
+HEAD_KEYS = ('heatmap', 'regression')
+MEMBERS = ('extract_modal_feats', 'fuse_modal_feats', 'head_forward', 'head_loss', 'head_predict')
 
 
 @runtime_checkable
@@ -45,6 +52,9 @@ class ModalFusionDetector(Protocol):
         ...
 
     def fuse_modal_feats(self, camera_feats: Tensor, radar_feats: Tensor) -> Tensor:
+        ...
+
+    def head_forward(self, fused_feats: Tensor) -> Dict[str, Tensor]:
         ...
 
     def head_loss(self, fused_feats: Tensor, batch_data_samples: list) -> Dict[str, Tensor]:
@@ -97,10 +107,10 @@ def check_modal_interface(model, batch_inputs: Optional[dict] = None,
     Without a batch only the members are checked. With one, ``extract_modal_feats`` is run
     (without gradients) in every modality and its result checked: the three keys, tensors
     with the batch's size, zeros for a switched-off modality, and ``fused`` equal to
-    ``fuse_modal_feats`` of the returned camera and radar features.
+    ``fuse_modal_feats`` of the returned camera and radar features; and ``head_forward`` of the
+    fused features is checked for its two keys, dense maps of one grid with the batch's size.
     """
-    missing = [name for name in ('extract_modal_feats', 'fuse_modal_feats', 'head_loss', 'head_predict')
-               if not callable(getattr(model, name, None))]
+    missing = [name for name in MEMBERS if not callable(getattr(model, name, None))]
     if not hasattr(model, 'modality'):
         missing.append('modality')
     if missing:
@@ -114,6 +124,8 @@ def check_modal_interface(model, batch_inputs: Optional[dict] = None,
             feats = model.extract_modal_feats(batch_inputs, batch_data_samples)
             _check_feats(type(model).__name__, modality, feats, B)
             refused = model.fuse_modal_feats(feats['camera'], feats['radar'])
+            if modality == 'fusion':
+                _check_head(type(model).__name__, model.head_forward(feats['fused']), B)
         if not torch.allclose(refused, feats['fused'], rtol=1e-4, atol=1e-5):
             raise TypeError(f'{type(model).__name__}.fuse_modal_feats(camera, radar) differs from '
                             f"extract_modal_feats()['fused'] in {modality!r} mode (largest difference "
@@ -133,3 +145,17 @@ def _check_feats(name: str, modality: str, feats, B: int) -> None:
     if off is not None and feats[off].abs().sum() != 0:
         raise TypeError(f'{name}.extract_modal_feats in {modality!r} mode must return zeros for '
                         f'the switched-off {off!r} features')
+
+
+def _check_head(name: str, outputs, B: int) -> None:
+    """Checks one ``head_forward`` result (see :func:`check_modal_interface`)."""
+    if not isinstance(outputs, dict) or set(HEAD_KEYS) - set(outputs):
+        keys = sorted(outputs) if isinstance(outputs, dict) else ''
+        raise TypeError(f'{name}.head_forward must return a dict with keys {HEAD_KEYS}, got '
+                        f'{type(outputs).__name__} {keys}')
+    shapes = {key: tuple(getattr(outputs[key], 'shape', ())) for key in HEAD_KEYS}
+    heatmap, regression = shapes['heatmap'], shapes['regression']
+    if (len(heatmap) != 4 or len(regression) != 4 or heatmap[0] != B or regression[0] != B
+            or heatmap[2:] != regression[2:]):
+        raise TypeError(f"{name}.head_forward()'s heatmap and regression must be (B={B}, C, Y, X) "
+                        f'tensors on one grid, got {shapes}')

@@ -202,6 +202,22 @@ def paired_collate(data_batch: Sequence[dict]) -> dict:
 
 def forget_batches(dataset: PairedDataset, batch_size: int) -> Iterator[dict]:
     """Every forget sample once, in order, collated in batches (for an objective's pre-pass)."""
-    indices = list(range(len(dataset.forget)))
+    return _batches(dataset.forget, range(len(dataset.forget)), batch_size)
+
+
+def retain_batches(dataset: PairedDataset, batch_size: int,
+                   num_samples: Optional[int] = None) -> Iterator[dict]:
+    """Retain samples once, in order, collated in batches (for a pre-pass that reads the retain
+    set): all of them, or ``num_samples`` evenly spaced over the whole set."""
+    R = len(dataset.retain)
+    if num_samples is None or num_samples >= R:
+        return _batches(dataset.retain, range(R), batch_size)
+    if num_samples <= 0:
+        raise ValueError(f'num_samples must be positive, got {num_samples}')
+    return _batches(dataset.retain, [i * R // num_samples for i in range(num_samples)], batch_size)
+
+
+def _batches(samples: Dataset, indices: Sequence[int], batch_size: int) -> Iterator[dict]:
+    indices = list(indices)
     for start in range(0, len(indices), batch_size):
-        yield pseudo_collate([dataset.forget[i] for i in indices[start:start + batch_size]])
+        yield pseudo_collate([samples[i] for i in indices[start:start + batch_size]])

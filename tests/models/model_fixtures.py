@@ -12,6 +12,7 @@ from mmengine.config import Config
 
 import ccu_av.models  # noqa: F401  (registers the modules)
 from mmengine.registry import init_default_scope
+from mmdet3d.registry import MODELS
 from mmdet3d.structures import Det3DDataSample, LiDARInstance3DBoxes
 from mmengine.structures import InstanceData
 
@@ -68,6 +69,14 @@ def tiny_model_cfg(num_cams=2, image_size=(32, 64), bev_size=16, radar_only_prob
     m['train_cfg'].update(grid_size=[bev_size, bev_size, 1], voxel_size=voxel, point_cloud_range=pcr)
     m['test_cfg'].update(voxel_size=voxel[:2], pc_range=pcr[:2])
     return m
+
+
+def tiny_detector(seed=0, **cfg_kwargs):
+    """A :class:`CamRadarBEVFusion` of :func:`tiny_model_cfg`, initialised with ``seed``."""
+    torch.manual_seed(seed)
+    model = MODELS.build(tiny_model_cfg(**cfg_kwargs))
+    model.init_weights()
+    return model
 
 
 def make_batch(num_samples=2, num_cams=2, image_size=(32, 64), num_boxes=3, num_radar=20, seed=0):

@@ -5,16 +5,19 @@ from mmengine.structures import InstanceData
 from torch import nn
 
 from ccu_av.models import ModalFusionDetector, ModalityMixin, check_modal_interface, use_modality
+from model_fixtures import make_batch, tiny_detector, tiny_model_cfg
 
 
 class TinyLateFusion(ModalityMixin, nn.Module):
-    """Not our detector: dense 'images' and 'radar' grids, summed, a 1x1 conv as the head."""
+    """Not our detector: dense 'images' and 'radar' grids, summed, 1x1 convs as the head (a
+    score map and a 2-channel box map)."""
 
     def __init__(self):
         super().__init__()
         self.cam = nn.Conv2d(3, 4, 1)
         self.radar = nn.Conv2d(2, 4, 1)
         self.head = nn.Conv2d(4, 1, 1)
+        self.box = nn.Conv2d(4, 2, 1)
 
     def extract_modal_feats(self, batch_inputs, batch_data_samples):
         cam = self.cam(batch_inputs['cam'])
@@ -28,11 +31,16 @@ class TinyLateFusion(ModalityMixin, nn.Module):
     def fuse_modal_feats(self, camera_feats, radar_feats):
         return camera_feats + radar_feats
 
+    def head_forward(self, fused_feats):
+        return dict(heatmap=self.head(fused_feats), regression=self.box(fused_feats))
+
     def head_loss(self, fused_feats, batch_data_samples):
-        return dict(loss=self.head(fused_feats).square().mean())
+        out = self.head_forward(fused_feats)
+        return dict(loss=out['heatmap'].square().mean(), loss_box=out['regression'].abs().mean())
 
     def head_predict(self, fused_feats, batch_data_samples):
-        return [InstanceData(scores_3d=s.flatten()) for s in self.head(fused_feats)]
+        heatmap = self.head_forward(fused_feats)['heatmap']
+        return [InstanceData(scores_3d=s.flatten()) for s in heatmap]
 
 
 class Leaky(TinyLateFusion):
@@ -69,8 +77,66 @@ def test_missing_members_are_named():
         def extract_modal_feats(self, batch_inputs, batch_data_samples):
             return {}
 
-    with pytest.raises(TypeError, match=r"missing \['fuse_modal_feats', 'head_loss', 'head_predict'\]"):
+    with pytest.raises(TypeError, match=r"missing \['fuse_modal_feats', 'head_forward', "
+                                        r"'head_loss', 'head_predict'\]"):
         check_modal_interface(NoHead())
+
+
+def test_a_detector_without_dense_head_outputs_is_refused_naming_it():
+    class NoDense(TinyLateFusion):
+        head_forward = None
+
+    with pytest.raises(TypeError, match=r"missing \['head_forward'\]"):
+        check_modal_interface(NoDense())
+
+
+def test_dense_head_outputs_off_the_heatmap_grid_are_caught():
+    class Pooled(TinyLateFusion):
+        def head_forward(self, fused_feats):
+            out = super().head_forward(fused_feats)
+            return dict(out, regression=nn.functional.avg_pool2d(out['regression'], 2))
+
+    with pytest.raises(TypeError, match=r"head_forward\(\)'s heatmap and regression .* one grid"):
+        check_modal_interface(Pooled(), *tiny_batch())
+
+
+def test_head_forward_is_what_head_loss_and_head_predict_read():
+    model = TinyLateFusion()
+    inputs, samples = tiny_batch()
+    fused = model.extract_modal_feats(inputs, samples)['fused']
+    dense = model.head_forward(fused)
+    assert dense['heatmap'].shape == (2, 1, 5, 5) and dense['regression'].shape == (2, 2, 5, 5)
+    assert torch.equal(model.head_loss(fused, samples)['loss'], dense['heatmap'].square().mean())
+    scores = torch.stack([r.scores_3d for r in model.head_predict(fused, samples)])
+    assert torch.equal(scores, dense['heatmap'].flatten(1))
+    dense['regression'].sum().backward()  # differentiable
+    assert model.box.weight.grad.abs().sum() > 0
+
+
+def test_camradar_bevfusion_dense_outputs_are_its_center_head_outputs():
+    model = tiny_detector().eval()
+    inputs, samples = make_batch()
+    check_modal_interface(model, inputs, samples)
+    fused = model.extract_modal_feats(inputs, samples)['fused']
+    decoded = {}  # per entry, the head outputs it decodes, one dict per task (copied: the loss
+    # clamps the heatmaps in place)
+    for entry in ('loss_by_feat', 'predict_by_feat'):
+        def record(preds, *args, entry=entry, read=getattr(model.bbox_head, entry), **kwargs):
+            decoded[entry] = [{k: v.clone() for k, v in levels[0].items()} for levels in preds]
+            return read(preds, *args, **kwargs)
+        setattr(model.bbox_head, entry, record)
+    with torch.no_grad():
+        model.head_loss(fused, samples)
+        model.head_predict(fused, samples)
+    dense = model.head_forward(fused)
+    num_classes = sum(len(t['class_names']) for t in tiny_model_cfg()['bbox_head']['tasks'])
+    assert dense['heatmap'].shape == (2, num_classes, 16, 16)
+    for tasks in decoded.values():
+        assert torch.equal(dense['heatmap'], torch.cat([t['heatmap'] for t in tasks], 1))
+        assert torch.equal(dense['regression'], torch.cat(
+            [t[k] for t in tasks for k in ('reg', 'height', 'dim', 'rot', 'vel')], 1))
+    assert dense['regression'].shape == (2, 10 * len(tasks), 16, 16)
+    assert dense['heatmap'].requires_grad  # differentiable
 
 
 def test_a_leaking_switched_off_modality_is_caught():

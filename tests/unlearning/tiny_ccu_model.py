@@ -6,7 +6,7 @@ whose object cells carry a class colour that depends on the sample's location (l
 flagged one, as a private site with its own look) plus a class-free per-object appearance; the
 "radar" input is a (2, Y, X) map with a noisier, location-independent class signature. The
 detector: 1x1-conv camera and radar branches, concatenation + 1x1-conv fusion, a 1x1-conv class
-heatmap head with a BCE loss.
+heatmap head with a BCE loss (no box regression).
 """
 from typing import List, Sequence, Tuple
 
@@ -107,13 +107,18 @@ class TinyCamRadar(ModalityMixin, BaseModel):
             target[b, ds.gt_instances_3d.labels_3d, iy, ix] = 1.0
         return target
 
-    def head_loss(self, fused_feats: torch.Tensor, batch_data_samples: list) -> dict:
+    def head_forward(self, fused_feats: torch.Tensor) -> dict:
+        """The class heatmap logits; the head regresses no boxes (a (B, 0, Y, X) regression)."""
         logits = self.head(fused_feats)
+        return dict(heatmap=logits, regression=logits[:, :0])
+
+    def head_loss(self, fused_feats: torch.Tensor, batch_data_samples: list) -> dict:
+        logits = self.head_forward(fused_feats)['heatmap']
         return dict(loss_heatmap=nn.functional.binary_cross_entropy_with_logits(
             logits, self.targets(batch_data_samples, logits)))
 
     def head_predict(self, fused_feats: torch.Tensor, batch_data_samples: list) -> List[InstanceData]:
-        scores = self.head(fused_feats).sigmoid().flatten(2)  # (B, NUM_CLASSES, Y*X)
+        scores = self.head_forward(fused_feats)['heatmap'].sigmoid().flatten(2)  # (B, K, Y*X)
         best, labels = scores.max(1)
         return [InstanceData(scores_3d=s, labels_3d=lab) for s, lab in zip(best, labels)]
 
@@ -123,7 +128,7 @@ class TinyCamRadar(ModalityMixin, BaseModel):
             return self.head_loss(feats['fused'], data_samples)
         if mode == 'predict':
             return self.head_predict(feats['fused'], data_samples)
-        return self.head(feats['fused'])
+        return self.head_forward(feats['fused'])['heatmap']
 
 
 def whole_batch(model: TinyCamRadar, datasets: List[Dataset]) -> dict:

@@ -213,6 +213,16 @@ class CamRadarBEVFusion(ModalityMixin, Base3DDetector):
         """Fuser, BEV backbone and neck on camera and radar BEV features: (B, C, Y, X)."""
         return self.bev_neck(self.bev_backbone(self.fuser([camera_feats, radar_feats])))[0]
 
+    def head_forward(self, fused_feats: Tensor) -> Dict[str, Tensor]:
+        """CenterHead's dense outputs, its tasks concatenated in their order: ``heatmap``
+        (B, K, Y, X) class logits (K the classes of all tasks), ``regression`` (B, T * R, Y, X)
+        each task's ``common_heads`` maps (reg, height, dim, rot, vel: R = 10)."""
+        tasks = [levels[0] for levels in self.bbox_head([fused_feats])]  # one dict per task
+        heatmap = torch.cat([task['heatmap'] for task in tasks], 1)
+        regression = torch.cat([value for task in tasks for key, value in task.items()
+                                if key != 'heatmap'], 1)
+        return dict(heatmap=heatmap, regression=regression)
+
     def head_loss(self, fused_feats: Tensor,
                   batch_data_samples: List[Det3DDataSample]) -> Dict[str, Tensor]:
         """CenterHead losses (heatmap and box regression per task) on fused features."""

@@ -6,7 +6,8 @@ this hook runs what happens around the steps (``ccu_av/unlearning/objectives/bas
 - before the first step: checks that the original checkpoint cannot be overwritten and that
   ``load_from`` is unset (it would load detector weights into the unlearning model's keys
   non-strictly, i.e. not at all); then, on a fresh start, the objective's pre-pass over the
-  forget set (on a resume its result comes back with the checkpoint);
+  forget set, and the retain set if the objective reads it (``prepass_reads_retain``); on a
+  resume its result comes back with the checkpoint;
 - around each step: the parameters the objective's ``update_mask`` restricts are put back, entry
   by entry, to their values before the step, after the optimiser stepped, so that neither weight
   decay nor momentum moves a masked weight.
@@ -23,7 +24,7 @@ from mmengine.model import is_model_wrapper
 from mmdet3d.registry import HOOKS
 
 from ..model import UnlearningModel
-from ..paired_data import PairedDataset, forget_batches
+from ..paired_data import PairedDataset, forget_batches, retain_batches
 
 # names mmengine's CheckpointHook writes into its output folder
 WRITTEN_NAMES = re.compile(r'^((iter|epoch)_\d+\.pth|best_.*\.pth|last_checkpoint)$')
@@ -34,15 +35,21 @@ class UnlearningHook(Hook):
     """Pre-pass and update mask of an :class:`UnlearningModel`'s objective (see module doc).
 
     Args:
-        prepass_batch_size: forget samples per batch of the pre-pass.
+        prepass_batch_size: samples per batch of the pre-pass.
+        prepass_retain_samples: retain samples a pre-pass that reads the retain set sees, evenly
+            spaced over it; ``None``: all of them.
     """
 
     priority = 'NORMAL'
 
-    def __init__(self, prepass_batch_size: int = 1):
+    def __init__(self, prepass_batch_size: int = 1, prepass_retain_samples: Optional[int] = None):
         if prepass_batch_size <= 0:
             raise ValueError(f'prepass_batch_size must be positive, got {prepass_batch_size}')
+        if prepass_retain_samples is not None and prepass_retain_samples <= 0:
+            raise ValueError(f'prepass_retain_samples must be positive or None, got '
+                             f'{prepass_retain_samples}')
         self.prepass_batch_size = int(prepass_batch_size)
+        self.prepass_retain_samples = prepass_retain_samples
         self._before_step: Dict[str, torch.Tensor] = {}
         self._mask: Optional[Dict[str, torch.Tensor]] = None
 
@@ -59,17 +66,7 @@ class UnlearningHook(Hook):
         model = _unwrap(runner.model)
         objective = model.objective
         if objective.has_prepass and not int(model.prepass_done):
-            dataset = runner.train_dataloader.dataset
-            if not isinstance(dataset, PairedDataset):
-                raise TypeError(f'{type(objective).__name__}\'s pre-pass reads the forget set of '
-                                'a PairedDataset; the train dataset is a '
-                                f'{type(dataset).__name__}')
-            MMLogger.get_current_instance().info(
-                f'{type(objective).__name__}: pre-pass over {dataset.num_forget} forget samples')
-            batches = (model.student.data_preprocessor(batch, False)
-                       for batch in forget_batches(dataset, self.prepass_batch_size))
-            objective.prepass(model.student, model.teacher, batches)
-            model.prepass_done.fill_(1)
+            self._prepass(runner, model)
         self._mask = objective.update_mask(model.student)
         if self._mask is not None:
             params = dict(model.student.named_parameters())
@@ -77,6 +74,26 @@ class UnlearningHook(Hook):
             if unknown:
                 raise ValueError(f'{type(objective).__name__}.update_mask names parameters the '
                                  f'detector does not have: {unknown[:5]}')
+
+    def _prepass(self, runner, model: UnlearningModel) -> None:
+        """The objective's pre-pass over the forget set (and the retain set, if it reads it)."""
+        objective = model.objective
+        dataset = runner.train_dataloader.dataset
+        if not isinstance(dataset, PairedDataset):
+            raise TypeError(f'{type(objective).__name__}\'s pre-pass reads the forget set of '
+                            f'a PairedDataset; the train dataset is a {type(dataset).__name__}')
+        preprocess = model.student.data_preprocessor
+        size = self.prepass_batch_size
+        extra, seen = {}, f'{dataset.num_forget} forget samples'
+        if objective.prepass_reads_retain:
+            num_retain = min(self.prepass_retain_samples or dataset.num_retain, dataset.num_retain)
+            extra['retain_batches'] = (preprocess(batch, False) for batch in
+                                       retain_batches(dataset, size, num_retain))
+            seen += f' and {num_retain} retain samples'
+        MMLogger.get_current_instance().info(f'{type(objective).__name__}: pre-pass over {seen}')
+        batches = (preprocess(batch, False) for batch in forget_batches(dataset, size))
+        objective.prepass(model.student, model.teacher, batches, **extra)
+        model.prepass_done.fill_(1)
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
         if self._mask is None:

@@ -6,8 +6,9 @@ that :class:`~ccu_av.unlearning.model.UnlearningModel` calls with the student, t
 teacher and one paired batch. Its phases, in the order a run meets them:
 
 1. :meth:`prepass`: once, before the first training step, over the forget set (SalUn's saliency
-   mask, SSD's importances); skipped on resume, where the state comes from the checkpoint.
-   Called by :class:`~ccu_av.unlearning.hooks.UnlearningHook`.
+   mask), and over the retain set too for an objective with ``prepass_reads_retain`` (SSD's
+   importances on all training data); skipped on resume, where the state comes from the
+   checkpoint. Called by :class:`~ccu_av.unlearning.hooks.UnlearningHook`.
 2. :meth:`loss`: every step, inside the model's forward (so mmengine's DDP wrapper synchronises
    the gradients); ``iteration`` is the runner's, so alternating phases (SCRUB's max and min
    steps) are a function of it and resume exactly.
@@ -21,7 +22,6 @@ from mmengine.registry import Registry
 from torch import Tensor, nn
 
 Batch = dict  # dict(inputs=..., data_samples=[...]) as the detector's data preprocessor returns it
-
 
 
 def _build_objective(cfg: dict, registry: Registry, default_args=None) -> 'UnlearningObjective':
@@ -47,16 +47,23 @@ class UnlearningObjective(nn.Module):
         needs_forget: the objective reads forget batches (``False``: the data pipeline may serve
             retain batches alone).
         has_prepass: :meth:`prepass` does something; the model refuses to train before it ran.
+        prepass_reads_retain: :meth:`prepass` reads the retain set too (it is then given
+            ``retain_batches``).
     """
 
     needs_forget = True
     has_prepass = False
+    prepass_reads_retain = False
 
-    def prepass(self, student: nn.Module, teacher: nn.Module, forget_batches: Iterable[Batch]) -> None:
+    def prepass(self, student: nn.Module, teacher: nn.Module, forget_batches: Iterable[Batch],
+                retain_batches: Optional[Iterable[Batch]] = None) -> None:
         """Compute the objective's state from the forget set before training (default: none).
 
         Args:
             forget_batches: every forget sample once, in preprocessed batches.
+            retain_batches: with ``prepass_reads_retain``, the retain samples (every one, or
+                the hook's ``prepass_retain_samples`` of them) once, in preprocessed batches;
+                ``None`` otherwise.
         """
 
     def loss(self, student: nn.Module, teacher: nn.Module, retain: Batch, forget: Optional[Batch],

@@ -1,0 +1,49 @@
+"""l1-sparse unlearning (Jia et al., NeurIPS 2023, "Model Sparsity Can Simplify Machine
+Unlearning"): fine-tuning on the retain set plus an l1 penalty on the weights whose weight decays
+linearly to 0, ``L_train(retain) + gamma_t * ||theta||_1``, ``gamma_t = gamma * (1 - t / T)``
+(``docs/method.md``, "Baseline: l1-sparse").
+"""
+from typing import Dict, Optional
+
+from torch import Tensor, nn
+
+from .base import OBJECTIVES, Batch
+from .finetune import FineTune
+
+
+@OBJECTIVES.register_module(name='L1Sparse')
+class L1Sparse(FineTune):
+    """:class:`FineTune`'s loss plus ``gamma_t`` times the l1 norm of the trainable weights.
+
+    Args:
+        gamma: the penalty's weight at the first iteration. 5e-5 makes the penalty about 2.9 at
+            the start against a training loss of about 7 on the default detector (its
+            ||theta||_1 is about 5.7e4): a regulariser, not the main term.
+        decay_iters: iterations over which ``gamma_t`` falls linearly to 0 (the run's length:
+            the takedown job's budget is 60); 0 from there on.
+    """
+
+    def __init__(self, gamma: float = 5e-5, decay_iters: int = 60):
+        super().__init__()
+        if gamma < 0:
+            raise ValueError(f'gamma must be >= 0, got {gamma}')
+        if decay_iters <= 0:
+            raise ValueError(f'decay_iters must be positive, got {decay_iters}')
+        self.gamma, self.decay_iters = float(gamma), int(decay_iters)
+
+    def gamma_at(self, iteration: int) -> float:
+        """``gamma * (1 - iteration / decay_iters)``, 0 from ``decay_iters`` on."""
+        return self.gamma * max(0.0, 1.0 - iteration / self.decay_iters)
+
+    def loss(self, student: nn.Module, teacher: nn.Module, retain: Batch, forget: Optional[Batch],
+             iteration: int) -> Dict[str, Tensor]:
+        """``retain_<term>`` (the detector's training loss), ``loss_l1``, and the logged
+        ``l1_gamma`` and ``l1_norm`` (over the parameters that require gradients: frozen modules
+        are not penalised)."""
+        out = super().loss(student, teacher, retain, forget, iteration)
+        norm = sum(p.abs().sum() for p in student.parameters() if p.requires_grad)
+        gamma = self.gamma_at(iteration)
+        out['loss_l1'] = gamma * norm
+        out['l1_gamma'] = norm.new_tensor(gamma)
+        out['l1_norm'] = norm.detach()
+        return out

@@ -1,0 +1,101 @@
+"""SCRUB (Kurmanji et al., NeurIPS 2023, "Towards Unbounded Machine Unlearning"): the student
+distils the teacher on the retain set and moves away from it on the forget set.
+
+For a detector the distance between student and teacher is taken on the head's dense outputs
+(the interface's ``head_forward``): a Bernoulli KL of the class heatmaps, cell by cell, at a
+temperature, plus an L1 distance of the box-regression maps where the teacher sees objects
+(:func:`dense_distance`). The first ``max_steps`` iterations are the paper's "max" steps: the
+distance on the forget batch is maximised; every iteration minimises the retain batch's distance
+and detection loss. The phase is a function of ``iteration`` alone, so a resumed run is in the
+phase an uninterrupted one would be. ``docs/method.md``, "Baseline: SCRUB".
+"""
+from typing import Dict, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ...models.interface import use_modality
+from .base import OBJECTIVES, Batch, UnlearningObjective
+from .ccu import sum_head_losses
+
+
+def bernoulli_kl(student_logits: Tensor, teacher_logits: Tensor, temperature: float) -> Tensor:
+    """``T^2 * mean over (B, Y, X) of sum over classes KL(Ber(p_t) || Ber(p_s))`` with
+    ``p = sigmoid(logit / T)``: the heatmaps' distillation (each cell and class is a Bernoulli,
+    as the head's sigmoid focal loss treats it). Logits (B, K, Y, X)."""
+    s, t = student_logits / temperature, teacher_logits / temperature
+    p_t = torch.sigmoid(t)
+    kl = (p_t * (F.logsigmoid(t) - F.logsigmoid(s))
+          + (1 - p_t) * (F.logsigmoid(-t) - F.logsigmoid(-s)))  # (B, K, Y, X)
+    return temperature ** 2 * kl.sum(1).mean()
+
+
+def box_distance(student_boxes: Tensor, teacher_boxes: Tensor, teacher_logits: Tensor) -> Tensor:
+    """Mean absolute difference of the regression maps (B, R, Y, X), each cell weighted by the
+    teacher's largest class probability there (a box is only meaningful where it sees an
+    object); 0 for a head without regression maps (R = 0)."""
+    if student_boxes.shape[1] == 0:
+        return student_boxes.new_zeros(())
+    weight = torch.sigmoid(teacher_logits).amax(1)  # (B, Y, X)
+    diff = (student_boxes - teacher_boxes).abs().mean(1)  # (B, Y, X)
+    return (weight * diff).sum() / weight.sum().clamp(min=1e-6)
+
+
+def dense_distance(student: Dict[str, Tensor], teacher: Dict[str, Tensor], temperature: float,
+                   w_box: float) -> Tensor:
+    """SCRUB's ``d``: :func:`bernoulli_kl` of the heatmaps + ``w_box`` * :func:`box_distance`."""
+    boxes = box_distance(student['regression'], teacher['regression'], teacher['heatmap'])
+    return bernoulli_kl(student['heatmap'], teacher['heatmap'], temperature) + w_box * boxes
+
+
+@OBJECTIVES.register_module(name='SCRUB')
+class SCRUB(UnlearningObjective):
+    """``alpha * d(retain) + gamma * L_det(retain)``, minus ``d(forget)`` in the max steps.
+
+    Args:
+        max_steps: iterations ``0 .. max_steps - 1`` also maximise the forget batch's distance
+            (the paper's ``msteps``, there in epochs over the forget set: 2 of 3).
+        temperature: of the heatmap KL (the paper's ``kd_T``, 4).
+        alpha: weight of the retain distance (0.001, the paper's code).
+        gamma: weight of the retain detection loss (0.99, the paper's code).
+        w_box: weight of the box-regression distance within ``d`` (ours: the paper distils
+            classifier outputs only).
+    """
+
+    def __init__(self, max_steps: int = 20, temperature: float = 4.0, alpha: float = 0.001,
+                 gamma: float = 0.99, w_box: float = 1.0):
+        super().__init__()
+        if max_steps < 0 or temperature <= 0 or min(alpha, gamma, w_box) < 0:
+            raise ValueError(f'SCRUB needs max_steps >= 0, temperature > 0 and alpha, gamma, w_box '
+                             f'>= 0, got {max_steps}, {temperature}, {alpha}, {gamma}, {w_box}')
+        self.max_steps, self.temperature = int(max_steps), float(temperature)
+        self.alpha, self.gamma, self.w_box = float(alpha), float(gamma), float(w_box)
+
+    def is_max_step(self, iteration: int) -> bool:
+        return iteration < self.max_steps
+
+    def _distance(self, student: nn.Module, teacher: nn.Module, batch: Batch):
+        """``d`` of the batch (with gradients to the student) and the student's fused features."""
+        with use_modality(student, 'fusion'):
+            fused = student.extract_modal_feats(batch['inputs'], batch['data_samples'])['fused']
+        with use_modality(teacher, 'fusion'), torch.no_grad():
+            t = teacher.head_forward(
+                teacher.extract_modal_feats(batch['inputs'], batch['data_samples'])['fused'])
+        return dense_distance(student.head_forward(fused), t, self.temperature, self.w_box), fused
+
+    def loss(self, student: nn.Module, teacher: nn.Module, retain: Batch, forget: Optional[Batch],
+             iteration: int) -> Dict[str, Tensor]:
+        """``loss_retain_distill``, ``loss_retain_detection`` and, in a max step,
+        ``loss_forget_distill`` (negative: minimising it maximises the distance); ``scrub_max_step``
+        (logged) is 1 in a max step."""
+        d_retain, fused = self._distance(student, teacher, retain)
+        head = student.head_loss(fused, retain['data_samples'])
+        out = dict(loss_retain_distill=self.alpha * d_retain,
+                   loss_retain_detection=self.gamma * sum_head_losses(head))
+        max_step = self.is_max_step(iteration)
+        if max_step:
+            d_forget, _ = self._distance(student, teacher, forget)
+            out['loss_forget_distill'] = -d_forget
+        out['scrub_max_step'] = fused.new_tensor(float(max_step))
+        return out
