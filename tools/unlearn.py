@@ -12,6 +12,7 @@ import argparse
 import json
 import os.path as osp
 import sys
+from dataclasses import asdict
 
 from mmengine.config import Config, DictAction
 
@@ -66,7 +67,7 @@ def main(argv=None) -> dict:
     report = steps.report(cfg, models, sets, osp.join(work_dir, 'report'), config_path=args.config)
     print(headline_table(report['json']))
     return dict(sets=sets, report=report,
-                models={name: dict(model.__dict__, role=role) for name, (role, model) in models.items()})
+                models={name: dict(asdict(model), role=role) for name, (role, model) in models.items()})
 
 
 def headline_table(report_json: str) -> str:

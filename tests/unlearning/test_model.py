@@ -141,6 +141,12 @@ def test_an_unknown_objective_is_named():
         UnlearningModel(detector=TinyCamRadar(), objective=dict(type='SCRUBB'))
 
 
+def test_an_unknown_objective_argument_is_named_with_the_known_ones():
+    with pytest.raises(TypeError, match=r"objective CCU: unknown arguments \['w_unlern'\].*'w_unlearn'"):
+        UnlearningModel(detector=TinyCamRadar(),
+                        objective=dict(type='CCU', point_cloud_range=PCR, w_unlern=0.0))
+
+
 def test_unknown_frozen_module_is_named():
     with pytest.raises(ValueError, match="'lidar_encoder'.*radar_encoder"):
         UnlearningModel(detector=TinyCamRadar(), objective=dict(type='CCU', point_cloud_range=PCR),

@@ -16,6 +16,7 @@ teacher and one paired batch. Its phases, in the order a run meets them:
    every other entry back to its value before the step, after the optimiser has stepped, so
    neither weight decay nor momentum can move a masked weight.
 """
+import inspect
 from typing import Dict, Iterable, Optional
 
 from mmengine.registry import Registry
@@ -33,6 +34,11 @@ def _build_objective(cfg: dict, registry: Registry, default_args=None) -> 'Unlea
     if cls is None:
         raise KeyError(f'{name!r} is not a registered unlearning objective; registered: '
                        f'{sorted(registry.module_dict)}')
+    known = [p for p in inspect.signature(cls).parameters if p not in ('args', 'kwargs')]
+    takes_any = any(p.kind == p.VAR_KEYWORD for p in inspect.signature(cls).parameters.values())
+    unknown = sorted(set(cfg) - set(known))
+    if unknown and not takes_any:
+        raise TypeError(f'objective {cls.__name__}: unknown arguments {unknown}; it takes {known}')
     return cls(**cfg)
 
 
