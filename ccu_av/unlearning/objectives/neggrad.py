@@ -20,7 +20,7 @@ class NegGrad(UnlearningObjective):
     Args:
         max_forget_loss: each head loss term rises to this value and no further (its gradient is
             0 above it). 5 lies above the untrained detector's terms (heatmap 3.3-4.2, box
-            1.3-1.8 at iteration 20 of the default pretraining; 1.2-1.6 and 0.4-0.6 trained): the
+            1.3-1.8 at iteration 20 of the default pretraining; 0.85-1.24 and 0.29-0.56 at its end): the
             head may become as wrong on the flagged scenes as one that never learnt, not without
             limit. It guards against divergence; the budget (iterations, learning rate) sets how
             far the ascent goes.
