@@ -100,6 +100,13 @@ def use_modality(model: ModalFusionDetector, modality: str) -> Iterator[ModalFus
         model.modality = previous
 
 
+def modal_feats(model: ModalFusionDetector, batch_inputs: dict, batch_data_samples: list,
+                modality: str = 'fusion') -> Dict[str, Tensor]:
+    """``extract_modal_feats`` of a batch with ``modality`` set (the model's own restored after)."""
+    with use_modality(model, modality):
+        return model.extract_modal_feats(batch_inputs, batch_data_samples)
+
+
 def check_modal_interface(model, batch_inputs: Optional[dict] = None,
                           batch_data_samples: Optional[List] = None) -> None:
     """Raise ``TypeError`` naming what ``model`` lacks to serve unlearning code.

@@ -9,7 +9,7 @@ from typing import Dict, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
-from ...models.interface import use_modality
+from ...models.interface import modal_feats, use_modality
 from .. import losses as L
 from ..embeddings import BoxPooler, gt_objects
 from .base import OBJECTIVES, Batch, UnlearningObjective
@@ -98,10 +98,9 @@ class CCU(UnlearningObjective):
     def _feats(student: nn.Module, teacher: nn.Module, batch: Batch) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
         """Student (with gradients) and teacher (without) fusion-mode modal features of a batch."""
         inputs, samples = batch['inputs'], batch['data_samples']
-        with use_modality(student, 'fusion'):
-            s = student.extract_modal_feats(inputs, samples)
-        with use_modality(teacher, 'fusion'), torch.no_grad():
-            t = teacher.extract_modal_feats(inputs, samples)
+        s = modal_feats(student, inputs, samples)
+        with torch.no_grad():
+            t = modal_feats(teacher, inputs, samples)
         return s, t
 
     @staticmethod

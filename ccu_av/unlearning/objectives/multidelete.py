@@ -13,7 +13,7 @@ from typing import Dict, Optional
 import torch
 from torch import Tensor, nn
 
-from ...models.interface import use_modality
+from ...models.interface import modal_feats
 from .. import losses as L
 from .base import OBJECTIVES, Batch, UnlearningObjective
 
@@ -52,9 +52,9 @@ class MultiDelete(UnlearningObjective):
     def loss(self, student: nn.Module, teacher: nn.Module, retain: Batch, forget: Optional[Batch],
              iteration: int) -> Dict[str, Tensor]:
         """``loss_decouple``, ``loss_multimodal``, ``loss_unimodal``; every step is the same."""
-        s_r, s_f = _fusion_feats(student, retain), _fusion_feats(student, forget)
+        s_r, s_f = (modal_feats(student, b['inputs'], b['data_samples']) for b in (retain, forget))
         with torch.no_grad():
-            t_r, t_f = _fusion_feats(teacher, retain), _fusion_feats(teacher, forget)
+            t_r, t_f = (modal_feats(teacher, b['inputs'], b['data_samples']) for b in (retain, forget))
         unimodal = (L.feature_consistency(s_r['camera'], t_r['camera'])
                     + L.feature_consistency(s_r['radar'], t_r['radar'])
                     + L.feature_consistency(s_f['radar'], t_f['radar']))
@@ -64,7 +64,3 @@ class MultiDelete(UnlearningObjective):
             loss_multimodal=self.w_multimodal * L.feature_consistency(s_r['fused'], t_r['fused']),
             loss_unimodal=self.w_unimodal * unimodal)
 
-
-def _fusion_feats(model: nn.Module, batch: Batch) -> Dict[str, Tensor]:
-    with use_modality(model, 'fusion'):
-        return model.extract_modal_feats(batch['inputs'], batch['data_samples'])

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ...models.interface import use_modality
+from ...models.interface import modal_feats
 from .base import OBJECTIVES, Batch, UnlearningObjective
 from .ccu import sum_head_losses
 
@@ -77,11 +77,10 @@ class SCRUB(UnlearningObjective):
 
     def _distance(self, student: nn.Module, teacher: nn.Module, batch: Batch):
         """``d`` of the batch (with gradients to the student) and the student's fused features."""
-        with use_modality(student, 'fusion'):
-            fused = student.extract_modal_feats(batch['inputs'], batch['data_samples'])['fused']
-        with use_modality(teacher, 'fusion'), torch.no_grad():
-            t = teacher.head_forward(
-                teacher.extract_modal_feats(batch['inputs'], batch['data_samples'])['fused'])
+        inputs, samples = batch['inputs'], batch['data_samples']
+        fused = modal_feats(student, inputs, samples)['fused']
+        with torch.no_grad():
+            t = teacher.head_forward(modal_feats(teacher, inputs, samples)['fused'])
         return dense_distance(student.head_forward(fused), t, self.temperature, self.w_box), fused
 
     def loss(self, student: nn.Module, teacher: nn.Module, retain: Batch, forget: Optional[Batch],
