@@ -1,8 +1,8 @@
 """Write the synthetic nuScenes-format dataset (cameras, radars, LIDAR_TOP in 4 locations).
 
     python tools/make_synthetic_nuscenes.py --out data/synthetic_nuscenes
-    python tools/make_synthetic_nuscenes.py --out /tmp/tiny --train-scenes 1 --val-scenes 1 --samples 3
-    python tools/make_synthetic_nuscenes.py --out /tmp/sites --private-sites 1 --site-scenes 2
+    python tools/make_synthetic_nuscenes.py --out /tmp/tiny --train-scenes 1 --val-scenes 1 --samples 3 --private-sites 0
+    python tools/make_synthetic_nuscenes.py --out /tmp/plain --private-sites 0
 
 The result loads with ``NuScenes(version='v1.0-synthetic', dataroot=OUT)``; its custom splits
 (``synthetic_train``, ``synthetic_val`` and per location) are in ``OUT/<version>/splits.json``,
@@ -45,7 +45,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='the location whose training scenes the default takedown flags')
     parser.add_argument('--private-sites', type=int, default=_DEFAULT.private_sites,
                         help='private sites per location: stretches of road with a camera look of their own, '
-                             'only in training scenes (default 0: none)')
+                             f'only in training scenes (default {_DEFAULT.private_sites}; 0: none)')
     parser.add_argument('--site-scenes', type=int, default=_DEFAULT.site_scenes,
                         help='training scenes each private site appears in')
     return parser.parse_args(argv)

@@ -142,7 +142,8 @@ def _check_features(name: str, features: np.ndarray, num_features: Optional[int]
 def membership_attack(members: np.ndarray, nonmembers: np.ndarray, forget: np.ndarray,
                       member_groups: Optional[Sequence[str]] = None,
                       nonmember_groups: Optional[Sequence[str]] = None, folds: int = 5,
-                      l2: float = 1e-2, seed: int = 0) -> Dict[str, float]:
+                      l2: float = 1e-2, seed: int = 0,
+                      comparison: Optional[np.ndarray] = None) -> Dict[str, float]:
     """Train the attack on members vs non-members, measure it out of fold, apply it to forget.
 
     Args:
@@ -152,12 +153,15 @@ def membership_attack(members: np.ndarray, nonmembers: np.ndarray, forget: np.nd
         folds: cross-validation folds (at most the number of scenes of either class).
         l2: the regression's L2 weight.
         seed: order in which scenes are dealt to folds.
+        comparison: (N,) bool over the non-members: the validation samples comparable to the
+            forget set (those of its locations), for ``forget_vs_val_same_auc``.
 
     Returns:
         ``auc`` (out of fold, members vs non-members), ``forget_member_rate``,
         ``retain_member_rate`` and ``val_member_rate`` (out of fold), ``forget_vs_val_auc``
         (attack scores of forget vs out-of-fold validation samples: 0.5 = indistinguishable),
-        the sample counts and ``folds``.
+        the sample counts and ``folds``; with ``comparison``, ``forget_vs_val_same_auc`` (forget
+        vs the out-of-fold comparable validation samples) and ``num_val_same``.
     """
     members = _check_features('the members (retain)', members)
     nonmembers = _check_features('the non-members (val)', nonmembers, members.shape[1])
@@ -182,6 +186,16 @@ def membership_attack(members: np.ndarray, nonmembers: np.ndarray, forget: np.nd
         held_out[test] = LogisticAttack(l2).fit(x[~test], y[~test]).predict_proba(x[test])
     forget_scores = LogisticAttack(l2).fit(x, y).predict_proba(forget)
     val_scores = held_out[len(members):]
+    extra = {}
+    if comparison is not None:
+        comparison = np.asarray(comparison, dtype=bool)
+        if comparison.shape != (len(nonmembers),) or not comparison.any():
+            raise ValueError(f'membership_attack: comparison must be a non-empty (N,) mask over the '
+                             f'{len(nonmembers)} non-members, got shape {comparison.shape}')
+        same = val_scores[comparison]
+        extra = dict(forget_vs_val_same_auc=roc_auc(np.r_[forget_scores, same],
+                                                    np.r_[np.ones(len(forget)), np.zeros(len(same))]),
+                     num_val_same=int(comparison.sum()))
     return dict(
         auc=roc_auc(held_out, y),
         forget_member_rate=float((forget_scores > 0.5).mean()),
@@ -190,7 +204,7 @@ def membership_attack(members: np.ndarray, nonmembers: np.ndarray, forget: np.nd
         forget_vs_val_auc=roc_auc(np.r_[forget_scores, val_scores],
                                   np.r_[np.ones(len(forget)), np.zeros(len(val_scores))]),
         num_members=len(members), num_nonmembers=len(nonmembers), num_forget=len(forget),
-        folds=folds)
+        folds=folds, **extra)
 
 
 @torch.no_grad()
@@ -301,7 +315,9 @@ def membership_inference(cfg: Config, checkpoint: str, sets: Mapping[str, Sequen
         cfg: the detector's config (``model``; ``membership_pipeline`` and ``train_dataloader``
             for reading the samples with annotations; info files of the train and test dataloaders).
         checkpoint: the checkpoint file, loaded strictly.
-        sets: ``forget``, ``retain`` (members) and ``val`` (non-members): sample tokens.
+        sets: ``forget``, ``retain`` (members) and ``val`` (non-members): sample tokens; and
+            optionally ``val_same``, the val samples comparable to the forget set (its
+            locations'), for ``forget_vs_val_same_auc``.
         folds, l2, seed: as :func:`membership_attack`.
         group_by_scene: folds hold whole scenes; False makes every sample its own group (only
             for datasets with fewer scenes than folds: neighbouring frames then leak).
@@ -313,6 +329,7 @@ def membership_inference(cfg: Config, checkpoint: str, sets: Mapping[str, Sequen
     missing = [name for name in ('forget', 'retain', 'val') if name not in sets]
     if missing:
         raise ValueError(f'membership inference needs the sets forget, retain and val; missing {missing}')
+    same = set(sets.get('val_same') or ())
     sets = check_sets({name: sets[name] for name in ('forget', 'retain', 'val')})
     names, by_token = collect_membership_features(cfg, checkpoint, union_tokens(sets), cache_dir)
 
@@ -321,7 +338,8 @@ def membership_inference(cfg: Config, checkpoint: str, sets: Mapping[str, Sequen
                 [by_token[t][0] if group_by_scene else t for t in sets[name]])
 
     (retain, retain_scenes), (val, val_scenes), (forget, _) = rows('retain'), rows('val'), rows('forget')
-    figures = membership_attack(retain, val, forget, retain_scenes, val_scenes, folds, l2, seed)
+    comparison = np.array([t in same for t in sets['val']]) if same else None
+    figures = membership_attack(retain, val, forget, retain_scenes, val_scenes, folds, l2, seed, comparison)
     figures['features'] = names
     MMLogger.get_current_instance().info(
         f'membership inference on {checkpoint}: AUC {figures["auc"]:.3f}, forget member rate '

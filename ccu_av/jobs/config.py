@@ -6,6 +6,7 @@ config of an :class:`~ccu_av.unlearning.UnlearningModel` trained on an
 read. Everything else is derived from it: the detector's config (for evaluation), the
 pretraining config of the original and the references, the takedown request.
 """
+import copy
 import os.path as osp
 
 from mmengine.config import Config
@@ -57,14 +58,16 @@ def data_settings(cfg: Config) -> dict:
 
 def detector_config(cfg: Config) -> Config:
     """The job config as the detector's own: ``model`` is the unlearning model's detector and the
-    training dataset the one the takedown selects from (what evaluation builds and reads)."""
-    out = cfg.copy()
-    out.model = cfg.model.detector
+    training dataset the one the takedown selects from (what evaluation builds and reads). A deep
+    copy: what reads it may change it without changing the job config."""
+    out = copy.deepcopy(cfg)
+    out.model = out.model.detector
+    dataset = training_dataset(out)
     out.train_dataloader = dict(
-        {k: v for k, v in cfg.train_dataloader.items() if k not in ('batch_sampler', 'collate_fn')},
-        dataset=training_dataset(cfg))
+        {k: v for k, v in out.train_dataloader.items() if k not in ('batch_sampler', 'collate_fn')},
+        dataset=dataset)
     out.pop('job')
-    point_data_at(out, training_dataset(cfg).data_root)
+    point_data_at(out, dataset.data_root)
     return out
 
 
@@ -75,7 +78,7 @@ def pretrain_config(cfg: Config) -> Config:
     if not osp.isfile(path):
         raise FileNotFoundError(f'job.pretrain_config {path} does not exist')
     out = Config.fromfile(path)
-    out.model = cfg.model.detector
+    out.model = copy.deepcopy(cfg.model.detector)
     point_data_at(out, training_dataset(cfg).data_root)
     return out
 

@@ -25,10 +25,10 @@ from mmengine.logging import MMLogger
 from mmengine.runner import Runner
 
 from ..datasets import create_nuscenes_infos, select_from_info_file
-from ..datasets.synthetic import (SyntheticNuScenesConfig, TRAIN_SPLIT, VAL_SPLIT,
+from ..datasets.synthetic import (META_FILE, SyntheticNuScenesConfig, TRAIN_SPLIT, VAL_SPLIT,
                                   write_synthetic_nuscenes)
 from ..evaluation import report_checkpoints
-from ..utils import export_weights, file_sha256, release_dataloader_workers, write_json_atomic
+from ..utils import export_weights, file_sha256, read_json, release_dataloader_workers, write_json_atomic
 from .config import data_settings, detector_config, pretrain_config, takedown_request
 
 REFERENCES = ('visual-retrain', 'full-retrain')
@@ -40,6 +40,14 @@ class DataFiles:
     train_info: str
     val_info: str
 
+    def training_content(self) -> List[str]:
+        """The files whose bytes a trained model's cache key covers: the training info file and,
+        beside it, the synthetic writer's record of how the data was made (``META_FILE``). The
+        info file alone does not change when only camera pixels do (a private site added), and
+        hashing every image of a real dataroot would take minutes."""
+        meta = osp.join(osp.dirname(self.train_info), META_FILE)
+        return [self.train_info] + ([meta] if osp.isfile(meta) else [])
+
 
 @dataclass(frozen=True)
 class TakedownSets:
@@ -50,11 +58,16 @@ class TakedownSets:
     retain_eval: Tuple[str, ...]
     val: Tuple[str, ...]
     val_other: Tuple[str, ...]
+    val_same: Tuple[str, ...] = ()
 
     def eval_sets(self) -> Dict[str, List[str]]:
-        """The report's sets: forget, retain, val, val_other."""
-        return dict(forget=list(self.forget_eval), retain=list(self.retain_eval), val=list(self.val),
+        """The report's sets: forget, retain, val, val_other, and val_same where the validation
+        split has samples of the takedown's locations."""
+        sets = dict(forget=list(self.forget_eval), retain=list(self.retain_eval), val=list(self.val),
                     val_other=list(self.val_other))
+        if self.val_same:
+            sets['val_same'] = list(self.val_same)
+        return sets
 
 
 @dataclass(frozen=True)
@@ -90,6 +103,8 @@ def data(cfg: Config) -> DataFiles:
         write_synthetic_nuscenes(data_root, SyntheticNuScenesConfig(version=version, **options),
                                  seed=seed, workers=min(2, os.cpu_count() or 1))
         logger.info(f'synthetic dataset written in {time.monotonic() - start:.0f} s')
+    elif synthetic is not None:
+        _check_synthetic_data(data_root, version, dict(synthetic))
     files = DataFiles(train_info=settings['train_info'], val_info=settings['val_info'])
     if not all(osp.isfile(path) for path in (files.train_info, files.val_info)):
         logger.info(f'writing the info files of {data_root}')
@@ -103,6 +118,24 @@ def data(cfg: Config) -> DataFiles:
     return files
 
 
+def _check_synthetic_data(data_root: str, version: str, synthetic: dict) -> None:
+    """A synthetic dataroot already there must be the one ``job.synthetic`` asks for: a dataset
+    written with other knobs (an older default, another seed) would silently change every result."""
+    meta_file = osp.join(data_root, META_FILE)
+    if not osp.isfile(meta_file):
+        return  # not written by the synthetic writer: a real dataroot, used as it is
+    meta = read_json(meta_file, 'rewrite the dataset')
+    seed = synthetic.pop('seed', 0)
+    wanted = dict(SyntheticNuScenesConfig(version=version, **synthetic).record(), seed=seed)
+    found = dict(meta.get('config', {}), seed=meta.get('seed'))
+    differ = sorted(k for k in set(wanted) | set(found) if json.dumps(wanted.get(k)) != json.dumps(found.get(k)))
+    if differ:
+        shown = ', '.join(f'{k}: {found.get(k)!r} there, {wanted.get(k)!r} asked' for k in differ)
+        raise ValueError(f'data root {data_root} holds a synthetic dataset written with other settings '
+                         f'({shown}); move it away to have the job write the one job.synthetic asks for, '
+                         'or point the config\'s data_root elsewhere')
+
+
 def select(cfg: Config, files: DataFiles, out_dir: str) -> TakedownSets:
     """The takedown's forget / retain sets and the report's evaluation sets.
 
@@ -110,8 +143,9 @@ def select(cfg: Config, files: DataFiles, out_dir: str) -> TakedownSets:
     on); ``forget_eval`` the samples of the first ``job.forget_eval_scenes`` flagged scenes (all
     when None), ``retain_eval`` those of the first ``job.retain_eval_scenes_per_location`` retain
     scenes of each location (all when None): fixed samples keep evaluation fast on a large
-    takedown; ``val`` the validation split and ``val_other`` its samples of the locations the
-    takedown does not touch. The selection is written to ``out_dir``
+    takedown; ``val`` the validation split, ``val_other`` its samples of the locations the
+    takedown does not touch and ``val_same`` those of the locations it touches (the membership
+    attack's comparison: unseen samples of the forget set's look). The selection is written to ``out_dir``
     (:meth:`TakedownSelection.dump`).
     """
     forget_eval_scenes = cfg.job.get('forget_eval_scenes', None)
@@ -139,7 +173,8 @@ def select(cfg: Config, files: DataFiles, out_dir: str) -> TakedownSets:
         forget=selection.forget_tokens, retain=selection.retain_tokens,
         forget_eval=tuple(r['token'] for r in train if r['token'] in forget and r['scene_name'] in eval_scenes),
         retain_eval=tuple(retain_eval), val=tuple(r['token'] for r in val),
-        val_other=tuple(r['token'] for r in val if r['location'] not in flagged_locations))
+        val_other=tuple(r['token'] for r in val if r['location'] not in flagged_locations),
+        val_same=tuple(r['token'] for r in val if r['location'] in flagged_locations))
     empty = [name for name, tokens in sets.eval_sets().items() if not tokens]
     if empty:
         raise ValueError(f'the takedown {selection.request} leaves the report sets {empty} empty '
@@ -161,7 +196,7 @@ def original(cfg: Config, files: DataFiles) -> TrainedModel:
         if not osp.isfile(path):
             raise FileNotFoundError(f'model.original_checkpoint {path} does not exist')
         return TrainedModel(checkpoint=path, checkpoint_sha256=file_sha256(path))
-    return cached_training(pretrain_config(cfg), cfg.job.cache_dir, 'original', [files.train_info])
+    return cached_training(pretrain_config(cfg), cfg.job.cache_dir, 'original', files.training_content())
 
 
 def reference(cfg: Config, files: DataFiles, sets: TakedownSets, kind: str = 'visual-retrain',
@@ -171,7 +206,8 @@ def reference(cfg: Config, files: DataFiles, sets: TakedownSets, kind: str = 'vi
     ``visual-retrain``: the forget samples' camera footage erased, their radar and boxes kept
     (the target of visual unlearning); ``full-retrain``: the forget samples left out. The forget
     tokens are written into the training config itself, so the cache key follows the takedown's
-    content. ``seed``: the training seed (None: the pretraining config's).
+    content. ``seed``: the training seed (None: the pretraining config's, so that the reference
+    differs from the original only in the takedown's data).
     """
     if kind not in REFERENCES:
         raise ValueError(f'unknown reference {kind!r}; expected one of {REFERENCES}')
@@ -180,10 +216,11 @@ def reference(cfg: Config, files: DataFiles, sets: TakedownSets, kind: str = 'vi
         retrain.train_dataloader.dataset.camera_erased_tokens = sorted(sets.forget)
     else:
         retrain.train_dataloader.dataset.sample_tokens = sorted(sets.retain)
-    if seed is not None:
-        retrain.randomness = dict(retrain.get('randomness', {}), seed=int(seed))
-    name = kind.replace('-', '_') + ('' if seed is None else f'_seed{seed}')
-    return cached_training(retrain, cfg.job.cache_dir, name, [files.train_info])
+    randomness = dict(retrain.get('randomness', {}))
+    seed = int(randomness.get('seed', 0) if seed is None else seed)
+    retrain.randomness = dict(randomness, seed=seed)
+    name = f'{kind.replace("-", "_")}_seed{seed}'  # the config's own seed named too: one cache entry
+    return cached_training(retrain, cfg.job.cache_dir, name, files.training_content())
 
 
 def unlearn(cfg: Config, work_dir: str, original_model: TrainedModel, resume: bool = False) -> TrainedModel:
@@ -227,6 +264,14 @@ def report(cfg: Config, models: Mapping[str, Tuple[str, TrainedModel]], sets: Ta
         membership_kwargs=cfg.job.get('membership_kwargs', None))
 
 
+def cached_model(entry_file: str) -> Optional[TrainedModel]:
+    """The model a cache's ``entry.json`` describes (None when there is no entry yet)."""
+    if not osp.isfile(entry_file):
+        return None
+    entry = read_json(entry_file, 'remove its folder to have the model trained again')
+    return TrainedModel(**{k: entry[k] for k in TrainedModel.__dataclass_fields__})
+
+
 def cached_training(cfg: Config, cache_root: str, name: str, data_files: List[str]) -> TrainedModel:
     """Train ``cfg`` once and cache the final weights; later calls return the cached model.
 
@@ -243,11 +288,10 @@ def cached_training(cfg: Config, cache_root: str, name: str, data_files: List[st
     key = digest.hexdigest()[:16]
     entry_dir = osp.join(cache_root, f'{name}-{key}')
     entry_file = osp.join(entry_dir, 'entry.json')
-    if osp.isfile(entry_file):
-        with open(entry_file) as f:
-            entry = json.load(f)
-        logger.info(f'{name}: using the cached model {entry["checkpoint"]}')
-        return TrainedModel(**{k: entry[k] for k in TrainedModel.__dataclass_fields__})
+    cached = cached_model(entry_file)
+    if cached is not None:
+        logger.info(f'{name}: using the cached model {cached.checkpoint}')
+        return cached
     run_dir = osp.join(entry_dir, 'run')
     if osp.isdir(run_dir):
         shutil.rmtree(run_dir)  # an interrupted earlier run of the same key: start it over

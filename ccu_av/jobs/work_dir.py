@@ -7,7 +7,7 @@ from typing import Dict
 
 from mmengine.config import Config
 
-from ..utils import write_json_atomic
+from ..utils import read_json, write_json_atomic
 from .config import takedown_request
 
 JOB_FILE = 'job.json'
@@ -32,12 +32,7 @@ def claim_work_dir(work_dir: str, cfg: Config) -> None:
     identity = job_identity(cfg)
     path = osp.join(work_dir, JOB_FILE)
     if osp.isfile(path):
-        with open(path) as f:
-            try:
-                other = json.load(f)
-            except json.JSONDecodeError as error:
-                raise WorkDirConflict(f'{path} is not valid JSON ({error}); remove it or pass '
-                                      'another --work-dir') from error
+        other = read_json(path, 'remove it or pass another --work-dir', WorkDirConflict)
         if other != identity:
             raise WorkDirConflict(
                 f'work dir {work_dir} holds the results of another job (config sha256 '

@@ -8,7 +8,7 @@ and ``embeddings.sum() * 0`` when it has no objects to work on, so that the grap
 
 None of these terms exists in mmdet3d or mmengine; they are written here.
 """
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -40,7 +40,7 @@ def class_prototypes(embeddings: Tensor, labels: Tensor) -> Tuple[Tensor, Tensor
 
 
 def inverse_infonce(z: Tensor, t: Tensor, labels: Tensor, prototypes: Tensor, proto_labels: Tensor,
-                    temperature: float = 0.1) -> Tensor:
+                    temperature: float = 0.1, weights: Optional[Tensor] = None) -> Tensor:
     """(a) Selective visual unlearning: inverse InfoNCE of forget objects' camera embeddings,
     floored at chance.
 
@@ -63,6 +63,7 @@ def inverse_infonce(z: Tensor, t: Tensor, labels: Tensor, prototypes: Tensor, pr
         prototypes, proto_labels: (P, C) teacher class prototypes and their labels
             (:func:`class_prototypes`).
         temperature: softmax temperature ``tau``.
+        weights: (K,) optional weight of each object's term (the mean stays over the objects).
     """
     K, P = z.shape[0], prototypes.shape[0]
     positive = torch.cat([torch.ones(K, 1, dtype=torch.bool, device=z.device),
@@ -75,24 +76,26 @@ def inverse_infonce(z: Tensor, t: Tensor, labels: Tensor, prototypes: Tensor, pr
     lse_pos = torch.logsumexp(logits.masked_fill(~positive, float('-inf')), 1)
     lse_neg = torch.logsumexp(logits.masked_fill(positive, float('-inf')), 1)
     log_neg_share = torch.log((~positive).sum(1).to(z.dtype) / (1 + P))  # log(1 - pi0)
-    per_object = F.relu(F.softplus(lse_pos - lse_neg) + log_neg_share)
+    per_object = _weighted(F.relu(F.softplus(lse_pos - lse_neg) + log_neg_share), weights)
     return temperature * per_object[has_negative].mean()
 
 
-def spread_preservation(z: Tensor, t: Tensor) -> Tensor:
+def spread_preservation(z: Tensor, t: Tensor, weights: Optional[Tensor] = None) -> Tensor:
     """(a') No collapse: keep each embedding's norm and the set's per-channel spread.
 
     ``mean_i (log|z_i| - log|t_i|)^2 + mean_c relu(1 - std_c(z) / std_c(t))``; the spread part
     needs at least two objects. 0 when ``z == t``; positive when the embeddings shrink or
-    collapse towards a constant.
+    collapse towards a constant. ``weights`` (K,): optional per-object weights of the norm part
+    (the spread part, a property of the set, takes their mean).
     """
     if z.shape[0] == 0:
         return _empty(z)
-    norm_term = (torch.log(z.norm(dim=1) + EPS) - torch.log(t.norm(dim=1) + EPS)).square().mean()
+    norm_term = _weighted((torch.log(z.norm(dim=1) + EPS) - torch.log(t.norm(dim=1) + EPS)).square(),
+                          weights).mean()
     if z.shape[0] < 2:
         return norm_term
     spread_term = F.relu(1 - z.std(dim=0) / (t.std(dim=0) + EPS)).mean()
-    return norm_term + spread_term
+    return norm_term + (spread_term if weights is None else weights.mean() * spread_term)
 
 
 def embedding_consistency(s: Tensor, t: Tensor) -> Tensor:
@@ -102,13 +105,21 @@ def embedding_consistency(s: Tensor, t: Tensor) -> Tensor:
     return (1 - F.cosine_similarity(s, t, dim=1, eps=EPS)).mean()
 
 
-def feature_consistency(s: Tensor, t: Tensor) -> Tensor:
+def feature_consistency(s: Tensor, t: Tensor, weights: Optional[Tensor] = None) -> Tensor:
     """(b) Radar-only BEV features the head reads agree with the teacher's.
 
     ``mean((s - t)^2) / (mean(t^2) + eps)``: a relative squared error, so its scale does not
-    depend on the feature magnitude.
+    depend on the feature magnitude. ``weights`` (B,): optional weight of each sample's error
+    (the first dimension of ``s`` and ``t``).
     """
-    return (s - t).square().mean() / (t.square().mean() + EPS)
+    error = (s - t).square()
+    if weights is not None:
+        error = error * weights.reshape(-1, *([1] * (error.dim() - 1)))
+    return error.mean() / (t.square().mean() + EPS)
+
+
+def _weighted(per_item: Tensor, weights: Optional[Tensor]) -> Tensor:
+    return per_item if weights is None else per_item * weights
 
 
 def anchored_supcon(z: Tensor, labels: Tensor, t: Tensor, temperature: float = 0.1) -> Tensor:
@@ -132,15 +143,16 @@ def anchored_supcon(z: Tensor, labels: Tensor, t: Tensor, temperature: float = 0
     return F.relu(per_object(z) - per_object(t).detach()).mean()
 
 
-def separation(z_forget: Tensor, t_forget: Tensor, t_retain: Tensor) -> Tensor:
+def separation(z_forget: Tensor, t_forget: Tensor, t_retain: Tensor,
+               weights: Optional[Tensor] = None) -> Tensor:
     """(c) The forget perturbation stays away from the retain set.
 
     ``mean_{i, j} relu(cos(z_i, r_j) - cos(t_i, r_j))`` over forget objects ``i`` and the
     teacher's retain embeddings ``r_j``: forget objects may not become more similar to any retain
-    object than they originally were.
+    object than they originally were. ``weights`` (K,): optional weight of each forget object.
     """
     if z_forget.shape[0] == 0 or t_retain.shape[0] == 0:
         return _empty(z_forget)
     before = _cosine_matrix(t_forget, t_retain)
     after = _cosine_matrix(z_forget, t_retain)
-    return F.relu(after - before).mean()
+    return _weighted(F.relu(after - before).mean(1), weights).mean()

@@ -108,7 +108,8 @@ def small_synthetic(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('synthetic') / 'root')
     config = SyntheticNuScenesConfig(locations=('boston-seaport', 'singapore-onenorth'), train_scenes_per_location=2,
                                      val_scenes_per_location=1, samples_per_scene=3, takedown_location='boston-seaport',
-                                     objects_per_scene=(3, 5), lidar_azimuth_steps=90, image_width=32, image_height=16)
+                                     objects_per_scene=(3, 5), lidar_azimuth_steps=90, image_width=32, image_height=16,
+                                     private_sites=0)
     summary = write_synthetic_nuscenes(root, config, seed=0)
     return dict(summary=summary, **create_nuscenes_infos(root, config.version, root))
 

@@ -22,7 +22,8 @@ def test_command_line_writes_what_it_is_asked(tool, tmp_path, capsys):
     out = tmp_path / 'data'
     summary = tool.main(['--out', str(out), '--seed', '3', '--locations', 'boston-seaport', 'singapore-queenstown',
                          '--takedown-location', 'boston-seaport', '--train-scenes', '2', '--val-scenes', '1',
-                         '--samples', '2', '--image-size', '48', '32', '--radar-sweeps', '2'])
+                         '--samples', '2', '--image-size', '48', '32', '--radar-sweeps', '2',
+                         '--private-sites', '0'])
     stdout = capsys.readouterr().out  # the logger's lines, then the JSON summary
     printed = json.loads(stdout[stdout.index('{\n'):])
     assert printed['num_scenes'] == summary['num_scenes'] == 6 and printed['seed'] == 3

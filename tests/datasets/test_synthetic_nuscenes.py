@@ -23,7 +23,8 @@ from ccu_av.datasets.synthetic.radar import FIELDS
 matplotlib.use('Agg')
 
 TINY = SyntheticNuScenesConfig(train_scenes_per_location=1, val_scenes_per_location=1, samples_per_scene=3,
-                               image_width=64, image_height=36, radar_lead_sweeps=3, lidar_azimuth_steps=360)
+                               image_width=64, image_height=36, radar_lead_sweeps=3, lidar_azimuth_steps=360,
+                               private_sites=0)
 DETECTION_CLASSES = ('car', 'truck', 'construction_vehicle', 'bus', 'trailer', 'barrier', 'motorcycle', 'bicycle',
                      'pedestrian', 'traffic_cone')
 ALL_RADAR_STATES = dict(invalid_states=list(range(18)), dynprop_states=list(range(8)), ambig_states=list(range(5)))

@@ -29,7 +29,8 @@ PLAIN = dataclasses.replace(SITES, private_sites=0)
 # digest of its files then: the default (site-less) dataset must stay byte-identical, with no extra draws.
 PINNED = SyntheticNuScenesConfig(locations=('boston-seaport', 'singapore-hollandvillage'), train_scenes_per_location=2,
                                  val_scenes_per_location=1, samples_per_scene=2, image_width=32, image_height=24,
-                                 radar_lead_sweeps=1, lidar_beams=8, lidar_azimuth_steps=90, objects_per_scene=(6, 10))
+                                 radar_lead_sweeps=1, lidar_beams=8, lidar_azimuth_steps=90, objects_per_scene=(6, 10),
+                                 private_sites=0)
 PINNED_SEED, PINNED_DIGEST = 5, '4af18acc860f12d54c22bf540fa8e39c0cd608433ec9150c1480f9ff686d2a45'
 
 

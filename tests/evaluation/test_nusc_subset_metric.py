@@ -154,7 +154,7 @@ def test_dataset_ground_truth_scores_full_ap(tmp_path):
         locations=('boston-seaport',), takedown_location='boston-seaport',
         train_scenes_per_location=1, val_scenes_per_location=1, samples_per_scene=3,
         image_width=32, image_height=16, lidar_beams=4, lidar_azimuth_steps=90,
-        radar_lead_sweeps=0, radar_sweeps_per_interval=1)
+        radar_lead_sweeps=0, radar_sweeps_per_interval=1, private_sites=0)
     summary = write_synthetic_nuscenes(tmp_path / 'data', config, seed=0)
     infos = create_nuscenes_infos(str(tmp_path / 'data'), config.version, str(tmp_path / 'infos'),
                                   max_radar_sweeps=1)

@@ -67,7 +67,7 @@ def write_configs(tmp_path, data_root, ccu_iters=3, pretrain_iters=2, job_config
                        takedown_location='boston-seaport', train_scenes_per_location=1,
                        val_scenes_per_location=1, samples_per_scene=2,
                        image_width=IMAGE_SIZE[1], image_height=IMAGE_SIZE[0],
-                       objects_per_scene=(4, 6), lidar_azimuth_steps=90, lidar_beams=8))
+                       objects_per_scene=(4, 6), lidar_azimuth_steps=90, lidar_beams=8, private_sites=0))
     job_path = str(tmp_path / 'tiny_ccu.py')
     job.dump(job_path)
     return job_path
@@ -119,7 +119,7 @@ def test_main_job_writes_data_pretrains_once_and_unlearns(tmp_path):
     out2 = unlearn_tool.main([job, '--work-dir', str(tmp_path / 'run2')])
     assert out2['models']['original']['checkpoint'] == out['models']['original']['checkpoint']
     assert sorted(p.name.split('-')[0] for p in (tmp_path / 'cache').iterdir()) == [
-        'original', 'predictions', 'visual_retrain']
+        'original', 'predictions', 'visual_retrain_seed0']
 
 
 @pytest.mark.slow
@@ -173,7 +173,7 @@ def _two_location_infos(tmp_path, train_scenes_per_location: int):
         train_scenes_per_location=train_scenes_per_location, val_scenes_per_location=1,
         samples_per_scene=2,
         image_width=40, image_height=24, objects_per_scene=(2, 3), lidar_azimuth_steps=60,
-        lidar_beams=4))
+        lidar_beams=4, private_sites=0))
     infos = create_nuscenes_infos(str(root), 'v1.0-synthetic', str(root),
                                   train_split='synthetic_train', val_split='synthetic_val')
     return DataFiles(train_info=infos['train'], val_info=infos['val'])

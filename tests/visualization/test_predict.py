@@ -160,7 +160,7 @@ def test_tool_runs_the_project_detector_on_synthetic_data(visualize_tool, tmp_pa
     data = SyntheticNuScenesConfig(
         locations=('boston-seaport',), takedown_location='boston-seaport', train_scenes_per_location=1,
         val_scenes_per_location=1, samples_per_scene=2, lidar_beams=8, lidar_azimuth_steps=180,
-        objects_per_scene=(4, 6))
+        objects_per_scene=(4, 6), private_sites=0)
     root = write_synthetic_nuscenes(tmp_path / 'synth', data, seed=0)['dataroot']
     infos = create_nuscenes_infos(root, data.version, root)
     token = mmengine_load(infos['train'])['data_list'][1]['token']        # a training (flaggable) sample

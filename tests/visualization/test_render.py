@@ -105,7 +105,7 @@ def test_synthetic_sample_pictures_show_every_box(tmp_path):
     config = SyntheticNuScenesConfig(
         locations=('boston-seaport',), takedown_location='boston-seaport', train_scenes_per_location=1,
         val_scenes_per_location=1, samples_per_scene=2, lidar_beams=8, lidar_azimuth_steps=180,
-        objects_per_scene=(4, 6))
+        objects_per_scene=(4, 6), private_sites=0)
     summary = write_synthetic_nuscenes(tmp_path / 'synth', config, seed=0)
     nusc = open_nuscenes(summary['dataroot'], config.version)
     scene = load_sample_scene(nusc, resolve_sample_token(nusc, scene='scene-0001', index=1))

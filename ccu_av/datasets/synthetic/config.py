@@ -29,9 +29,10 @@ class SyntheticNuScenesConfig:
         objects_per_scene: (min, max) annotated objects in a scene.
         takedown_location: the location whose training scenes the default takedown flags.
         jpeg_quality: JPEG quality of the camera images.
-        private_sites: private sites per location (0: none, the default dataset). A site is a
-            stretch of road with a camera look that exists nowhere else; it appears only in
-            training scenes of its location, listed in ``splits.json`` as ``synthetic_site_<site>``.
+        private_sites: private sites per location (the default dataset has one per location;
+            0: none). A site is a stretch of road with a camera look that exists nowhere else; it
+            appears only in training scenes of its location, listed in ``splits.json`` as
+            ``synthetic_site_<site>`` (the takedown suite's private-site takedown flags one).
         site_scenes: training scenes each private site appears in (one site per scene).
     """
     version: str = 'v1.0-synthetic'
@@ -51,8 +52,8 @@ class SyntheticNuScenesConfig:
     objects_per_scene: Tuple[int, int] = (28, 40)
     takedown_location: str = 'singapore-hollandvillage'
     jpeg_quality: int = 90
-    private_sites: int = 0
-    site_scenes: int = 2
+    private_sites: int = 1
+    site_scenes: int = 3
 
     def __post_init__(self):
         if not self.version or '/' in self.version:
@@ -98,7 +99,7 @@ class SyntheticNuScenesConfig:
             raise ValueError(f'SyntheticNuScenesConfig: {self.private_sites} private sites x {self.site_scenes} '
                              f'scenes each need {self.private_sites * self.site_scenes} training scenes per location '
                              '(a scene shows at most one site), got train_scenes_per_location='
-                             f'{self.train_scenes_per_location}')
+                             f'{self.train_scenes_per_location}; a small dataset without sites: private_sites=0')
 
     def record(self) -> dict:
         """The config as a plain dict, for ``synthetic_meta.json``.

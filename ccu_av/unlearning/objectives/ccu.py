@@ -4,13 +4,14 @@ Combines the terms of :mod:`ccu_av.unlearning.losses` on one retain batch and on
 touching the detector only through the modal-features interface (:mod:`ccu_av.models.interface`).
 The equations and the reasons behind each choice are in ``docs/method.md``.
 """
-from typing import Dict, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
 
 from ...models.interface import modal_feats, use_modality
 from .. import losses as L
+from .. import support as S
 from ..embeddings import BoxPooler, gt_objects
 from .base import OBJECTIVES, Batch, UnlearningObjective
 
@@ -62,6 +63,14 @@ class CCU(UnlearningObjective):
             the model keeps what it knows outside the takedown.
         w_forget_fusion: (b) fusion-mode fused BEV on forget vs the teacher's radar-only one:
             the fused features lean on radar where the camera knowledge was removed.
+        support_quantile: ``None``: every forget sample is unlearned in full. A number ``q``:
+            a pre-pass over the forget set and part of the retain set weighs each forget
+            sample's unlearning terms ((a), (c) separation, forget fusion) by how little the
+            retain set supports what the original model sees in it
+            (:mod:`ccu_av.unlearning.support`): near 0 for a sample that looks like retain
+            samples, 1 for a look no retain sample has.
+        min_forget_weight: the least weight of a forget sample with support (``w = m + (1 - m)
+            u``): what is memorised of a sample also goes where its look stays known.
     """
 
     def __init__(self,
@@ -77,10 +86,22 @@ class CCU(UnlearningObjective):
                  w_retain_structure: float = 1.0,
                  w_separation: float = 1.0,
                  w_retain_features: float = 0.0,
-                 w_forget_fusion: float = 0.1):
+                 w_forget_fusion: float = 0.1,
+                 support_quantile: Optional[float] = None,
+                 min_forget_weight: float = 0.0):
         super().__init__()
         if temperature <= 0:
             raise ValueError(f'temperature must be positive, got {temperature}')
+        if support_quantile is not None and not 0.0 <= support_quantile < 1.0:
+            raise ValueError(f'support_quantile must be None or in [0, 1), got {support_quantile}')
+        if not 0.0 <= min_forget_weight <= 1.0:
+            raise ValueError(f'min_forget_weight must be in [0, 1], got {min_forget_weight}')
+        self.support_quantile = support_quantile
+        self.min_forget_weight = float(min_forget_weight)
+        self.has_prepass = self.prepass_reads_retain = support_quantile is not None
+        # per forget sample: token key (support.token_key) and weight, filled by the pre-pass
+        self.register_buffer('forget_keys', torch.zeros(0, dtype=torch.long))
+        self.register_buffer('forget_weights', torch.zeros(0))
         self.pooler = BoxPooler(point_cloud_range)
         self.temperature = temperature
         self.w = dict(detection=w_detection, unlearn=w_unlearn, spread=w_spread, camera_forget=w_camera_forget,
@@ -90,6 +111,71 @@ class CCU(UnlearningObjective):
         negative = {k: v for k, v in self.w.items() if v < 0}
         if negative:
             raise ValueError(f'CCU weights must be >= 0, got {negative}')
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # the pre-pass's buffers have one entry per forget sample: take the checkpoint's size
+        for name in ('forget_keys', 'forget_weights'):
+            if prefix + name in state_dict:
+                setattr(self, name, torch.empty_like(state_dict[prefix + name]))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    @torch.no_grad()
+    def prepass(self, student: nn.Module, teacher: nn.Module, forget_batches: Iterable[Batch],
+                retain_batches: Optional[Iterable[Batch]] = None) -> None:
+        """Each forget sample's weight from the retain set's support (``support_quantile``)."""
+        if self.support_quantile is None:
+            return
+        if retain_batches is None:
+            raise ValueError('CCU with support_quantile needs the retain batches in its pre-pass')
+        forget, retain = self._camera_objects(teacher, forget_batches), self._camera_objects(teacher, retain_batches)
+        if not forget['tokens']:
+            raise ValueError('CCU pre-pass: the forget set is empty')
+        supported = S.object_support(forget['emb'], forget['labels'], retain['emb'], retain['labels'],
+                                     retain['scenes'], self.support_quantile)
+        unsupported = S.sample_weights(supported, forget['sample'], len(forget['tokens']), self.support_quantile)
+        device = self.forget_weights.device
+        self.forget_keys = torch.tensor([S.token_key(t) for t in forget['tokens']], dtype=torch.long, device=device)
+        self.forget_weights = (self.min_forget_weight + (1 - self.min_forget_weight) * unsupported).to(device)
+
+    def _camera_objects(self, teacher: nn.Module, batches: Iterable[Batch]) -> dict:
+        """The teacher's camera embeddings of every ground-truth object of ``batches``, with
+        their labels, sample index and scene index, and the samples' tokens."""
+        emb, labels, sample, scenes, tokens, scene_ids = [], [], [], [], [], {}
+        for batch in batches:
+            samples = batch['data_samples']
+            feats = modal_feats(teacher, batch['inputs'], samples)['camera']
+            objects = gt_objects(samples)
+            keep = self.pooler.kept(objects, *feats.shape[-2:])
+            emb.append(self.pooler(feats, objects).cpu())
+            labels.append(objects.labels[keep].cpu())
+            idx = objects.sample_idx[keep].cpu()
+            sample.append(idx + len(tokens))
+            scene = torch.tensor([scene_ids.setdefault(ds.metainfo.get('scene_name', ds.metainfo['token']),
+                                                       len(scene_ids)) for ds in samples], dtype=torch.long)
+            scenes.append(scene[idx])
+            tokens += [ds.metainfo['token'] for ds in samples]
+        cat = (lambda xs, **kw: torch.cat(xs) if xs else torch.zeros(0, **kw))
+        return dict(emb=cat(emb), labels=cat(labels, dtype=torch.long), sample=cat(sample, dtype=torch.long),
+                    scenes=cat(scenes, dtype=torch.long), tokens=tokens)
+
+    def sample_weights(self, samples: List) -> Optional[Tensor]:
+        """(B,) the forget weights of a batch's samples (None without ``support_quantile``)."""
+        if self.support_quantile is None:
+            return None
+        return S.lookup(self.forget_keys, self.forget_weights, [ds.metainfo['token'] for ds in samples])
+
+    @staticmethod
+    def _weighted_head_loss(student: nn.Module, feats: Tensor, samples: List, weights: Tensor) -> Tensor:
+        """``sum_b w_b L_b`` over the batch's samples, rescaled by the detached ratio of the batch's
+        loss to ``sum_b L_b``: whatever way a head normalises a batch's loss (a sum, a mean over
+        samples), weights of 1 give the batch's loss and its gradient."""
+        per_sample = [sum_head_losses(student.head_loss(feats[b:b + 1], samples[b:b + 1]))
+                      for b in range(feats.shape[0])]
+        with torch.no_grad():
+            batch = sum_head_losses(student.head_loss(feats, samples))
+            total = sum(per_sample).detach()
+            scale = batch / total if total.abs() > 0 else total.new_ones(())
+        return scale * sum(w * loss for w, loss in zip(weights.to(feats.device), per_sample))
 
     def _on(self, *terms: str) -> bool:
         return any(self.w[t] > 0 for t in terms)
@@ -152,18 +238,25 @@ class CCU(UnlearningObjective):
         f_obj = gt_objects(samples)
         z_f, y_f = self._embed(s_f['camera'], f_obj)
         t_cam_f, _ = self._embed(t_f['camera'], f_obj)
+        w_s = self.sample_weights(samples)  # (B,) or None
+        w_o = None if w_s is None else w_s.to(z_f.device)[
+            f_obj.sample_idx[self.pooler.kept(f_obj, *s_f['camera'].shape[-2:])]]
         if self._on('unlearn'):
             protos, proto_labels = L.class_prototypes(torch.cat([t_cam_f, t_cam_r]),
                                                       torch.cat([y_f, y_r]))
             out['loss_unlearn'] = self.w['unlearn'] * L.inverse_infonce(
-                z_f, t_cam_f, y_f, protos, proto_labels, self.temperature)
+                z_f, t_cam_f, y_f, protos, proto_labels, self.temperature, w_o)
         if self._on('spread'):
-            out['loss_spread'] = self.w['spread'] * L.spread_preservation(z_f, t_cam_f)
+            out['loss_spread'] = self.w['spread'] * L.spread_preservation(z_f, t_cam_f, w_o)
         if self._on('camera_forget'):
-            head = student.head_loss(self._alone(student, s_f, 'camera'), without_objects(samples))
-            out['loss_camera_forget'] = self.w['camera_forget'] * sum_head_losses(head)
+            camera_alone, empty = self._alone(student, s_f, 'camera'), without_objects(samples)
+            if w_s is None:
+                camera_forget = sum_head_losses(student.head_loss(camera_alone, empty))
+            else:
+                camera_forget = self._weighted_head_loss(student, camera_alone, empty, w_s)
+            out['loss_camera_forget'] = self.w['camera_forget'] * camera_forget
         if self._on('separation'):
-            out['loss_separation'] = self.w['separation'] * L.separation(z_f, t_cam_f, t_cam_r)
+            out['loss_separation'] = self.w['separation'] * L.separation(z_f, t_cam_f, t_cam_r, w_o)
         if self._on('radar_embedding'):
             r_s, _ = self._embed(s_f['radar'], f_obj)
             r_t, _ = self._embed(t_f['radar'], f_obj)
@@ -174,7 +267,7 @@ class CCU(UnlearningObjective):
                 t_radar_alone = self._alone(teacher, t_f, 'radar')
             if self._on('forget_fusion'):
                 out['loss_forget_fusion'] = self.w['forget_fusion'] * L.feature_consistency(
-                    s_f['fused'], t_radar_alone)
+                    s_f['fused'], t_radar_alone, None if w_s is None else w_s.to(t_radar_alone.device))
             if self._on('radar_bev', 'radar_detection'):
                 s_radar_alone = self._alone(student, s_f, 'radar')
                 if self._on('radar_bev'):
@@ -185,6 +278,8 @@ class CCU(UnlearningObjective):
                     out['loss_radar_detection'] = self.w['radar_detection'] * sum_head_losses(head)
         out['ccu_forget_camera_cos'] = _mean_cos(z_f, t_cam_f)
         out['ccu_forget_objects'] = z_f.new_tensor(float(z_f.shape[0]))
+        if w_s is not None:
+            out['ccu_forget_weight'] = w_s.mean().detach()
         return out
 
 

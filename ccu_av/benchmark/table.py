@@ -1,0 +1,174 @@
+"""The suite's table: per takedown, the original, the method and every visual retrain seed, with
+the figures issue 14 sets targets on, and whether the method meets each.
+
+The reference of a figure is the mean over the retrain seeds; its spread the seeds' sample
+standard deviation (with two seeds: |a - b| / sqrt 2). Targets (the method against them):
+
+- ``camera_forget``: camera-only mAP on forget within max(0.03, 2 x spread) of the reference
+  (either direction: over-forgetting is a gap too);
+- ``fusion_forget``: fusion mAP on forget within 0.03 of the reference;
+- ``radar_forget``: radar-only mAP on forget at least 98% of the original's;
+- ``fusion_retain``, ``fusion_val_other``: fusion mAP at least 98% of the original's;
+- ``membership``: the attack's forget-vs-validation AUC within 0.05 of the reference (against the
+  validation samples of the forget set's locations where there are any);
+- ``time``: the method's wall time at most 5% of the first retrain's.
+"""
+import csv
+import io
+import json
+import math
+from typing import Dict, List, Optional, Sequence
+
+COLUMNS = (
+    ('camera_forget', 'cam mAP forget'), ('radar_forget', 'radar mAP forget'),
+    ('fusion_forget', 'fusion mAP forget'), ('fusion_retain', 'fusion mAP retain'),
+    ('fusion_retain_nds', 'fusion NDS retain'), ('fusion_val_other', 'fusion mAP val-other'),
+    ('fusion_val_other_nds', 'fusion NDS val-other'), ('membership', 'MIA AUC forget/val'),
+    ('wall_time_s', 'wall s'))
+
+
+def model_figures(report: dict, name: str) -> Dict[str, Optional[float]]:
+    """The table's figures of model ``name`` of a report (report.json's content)."""
+    fig = report['models'][name]['figures']
+    attack = report.get('membership_inference', {}).get(name, {})
+    return dict(
+        camera_forget=fig['camera']['forget']['mAP'], radar_forget=fig['radar']['forget']['mAP'],
+        fusion_forget=fig['fusion']['forget']['mAP'], fusion_retain=fig['fusion']['retain']['mAP'],
+        fusion_retain_nds=fig['fusion']['retain']['NDS'],
+        fusion_val_other=fig['fusion']['val_other']['mAP'],
+        fusion_val_other_nds=fig['fusion']['val_other']['NDS'],
+        membership=attack.get('forget_vs_val_same_auc', attack.get('forget_vs_val_auc')),
+        wall_time_s=report['models'][name].get('wall_time_s'))
+
+
+def _mean_std(values: Sequence[float]):
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return mean, None
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def targets(method: Dict[str, float], original: Dict[str, float],
+            references: Sequence[Dict[str, float]]) -> Dict[str, dict]:
+    """Each target (module doc): ``value`` (the method's measured gap or ratio), ``limit`` and
+    ``met``."""
+    ref = {k: _mean_std([r[k] for r in references if r[k] is not None]) for k in
+           ('camera_forget', 'fusion_forget', 'membership')}
+    out = {}
+    mean, spread = ref['camera_forget']
+    out['camera_forget'] = dict(value=method['camera_forget'] - mean, limit=max(0.03, 2 * (spread or 0.0)),
+                                spread=spread)
+    out['fusion_forget'] = dict(value=method['fusion_forget'] - ref['fusion_forget'][0], limit=0.03)
+    if method['membership'] is not None and ref['membership'][0] is not None:
+        out['membership'] = dict(value=method['membership'] - ref['membership'][0], limit=0.05)
+    for key in ('camera_forget', 'fusion_forget', 'membership'):
+        if key in out:
+            out[key]['met'] = abs(out[key]['value']) <= out[key]['limit']
+    for key in ('radar_forget', 'fusion_retain', 'fusion_val_other'):
+        ratio = method[key] / original[key] if original[key] else None
+        out[key] = dict(value=ratio, limit=0.98, met=ratio is not None and ratio >= 0.98)
+    first = references[0].get('wall_time_s')
+    if method.get('wall_time_s') is not None and first:
+        ratio = method['wall_time_s'] / first
+        out['time'] = dict(value=ratio, limit=0.05, met=ratio <= 0.05)
+    return out
+
+
+def takedown_rows(record: dict) -> List[dict]:
+    """The rows of one takedown record (``run.run_takedown``'s): original, method, retrains, and
+    the relearning curves."""
+    with open(record['report']) as f:
+        report = json.load(f)
+    rows = []
+    for name, model in record['models'].items():
+        row = dict(takedown=record['takedown']['name'], kind=record['takedown']['kind'],
+                   role=record['takedown']['role'], model=name, model_role=model['role'],
+                   **model_figures(report, name))
+        curve = record.get('relearn', {}).get(name)
+        row['relearn'] = curve
+        rows.append(row)
+    method = next(r for r in rows if r['model_role'] == 'unlearned')
+    original = next(r for r in rows if r['model_role'] == 'original')
+    references = [r for r in rows if r['model_role'] == 'visual_retrain']
+    method['targets'] = targets(method, original, references)
+    return rows
+
+
+def _fmt(value, digits: int = 3) -> str:
+    if value is None:
+        return '-'
+    if isinstance(value, float):
+        return f'{value:.0f}' if abs(value) >= 100 else f'{value:.{digits}f}'
+    return str(value)
+
+
+def render_markdown(rows: Sequence[dict]) -> str:
+    """The figures table and the targets table, Markdown."""
+    lines = ['| takedown | model | ' + ' | '.join(title for _, title in COLUMNS) + ' | relearn cam mAP (iters) |',
+             '|---' * (len(COLUMNS) + 3) + '|']
+    for row in rows:
+        curve = row.get('relearn')
+        relearn = ', '.join(f'{k}: {v:.3f}' for k, v in curve.items()) if curve else '-'
+        lines.append(f"| {row['takedown']} | {row['model']} | "
+                     + ' | '.join(_fmt(row[key]) for key, _ in COLUMNS) + f' | {relearn} |')
+    lines += ['', '| takedown | model | target | value | limit | met |', '|---|---|---|---|---|---|']
+    for row in rows:
+        for name, target in (row.get('targets') or {}).items():
+            lines.append(f"| {row['takedown']} | {row['model']} | {name} | {_fmt(target['value'])} | "
+                         f"{_fmt(target['limit'])} | {'yes' if target['met'] else '**no**'} |")
+    return '\n'.join(lines) + '\n'
+
+
+def render_csv(rows: Sequence[dict]) -> str:
+    """One line per takedown and model: the figures, then each target's value and verdict."""
+    names = ('camera_forget', 'fusion_forget', 'radar_forget', 'fusion_retain', 'fusion_val_other',
+             'membership', 'time')
+    header = (['takedown', 'kind', 'role', 'model', 'model_role'] + [k for k, _ in COLUMNS]
+              + [f'target_{n}_{part}' for n in names for part in ('value', 'met')])
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    for row in rows:
+        t = row.get('targets') or {}
+        writer.writerow([row[k] for k in ('takedown', 'kind', 'role', 'model', 'model_role')]
+                        + [row[k] for k, _ in COLUMNS]
+                        + [v for n in names for v in ((t[n]['value'], t[n]['met']) if n in t else ('', ''))])
+    return buffer.getvalue()
+
+
+def plot_suite(rows: Sequence[dict], path: str) -> None:
+    """Camera-only and fusion mAP on the forget set per takedown and model (the retrains as their
+    seeds' mean with the seeds' range), written atomically to ``path`` (PNG)."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    from ..utils import atomic_write
+
+    takedowns = list(dict.fromkeys(r['takedown'] for r in rows))
+    models = list(dict.fromkeys(r['model'] if r['model_role'] != 'visual_retrain' else 'visual retrain'
+                                for r in rows))
+    fig, axes = plt.subplots(1, 2, figsize=(4 + 2.2 * len(takedowns), 3.6), squeeze=False)
+    width = 0.8 / max(len(models), 1)
+    for ax, key, title in zip(axes[0], ('camera_forget', 'fusion_forget'),
+                              ('camera-only mAP, forget', 'fusion mAP, forget')):
+        for m, model in enumerate(models):
+            values, low, high = [], [], []
+            for takedown in takedowns:
+                group = [r[key] for r in rows if r['takedown'] == takedown and
+                         (r['model'] == model or (model == 'visual retrain' and r['model_role'] == 'visual_retrain'))]
+                mean = sum(group) / len(group) if group else float('nan')
+                values.append(mean)
+                low.append(mean - min(group) if group else 0.0)
+                high.append(max(group) - mean if group else 0.0)
+            xs = [t + (m - (len(models) - 1) / 2) * width for t in range(len(takedowns))]
+            ax.bar(xs, values, width, yerr=[low, high], capsize=2, label=model)
+        ax.set_xticks(range(len(takedowns)))
+        ax.set_xticklabels(takedowns, rotation=20, fontsize=8)
+        ax.set_title(title)
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format='png', dpi=110)
+    plt.close(fig)
+    atomic_write(path, buffer.getvalue())

@@ -1,0 +1,104 @@
+"""tools/benchmark.py end to end on a tiny suite of the tiny synthetic dataset, and the targets."""
+import csv
+import importlib.util
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / 'tests' / 'jobs'))
+
+from test_unlearn_job import write_configs  # noqa: E402
+
+from ccu_av.benchmark import targets  # noqa: E402
+
+
+def _suite(tmp_path) -> str:
+    requests = {'dev': 'locations: [singapore-onenorth]\n', 'boston': 'locations: [boston-seaport]\n'}
+    for name, text in requests.items():
+        (tmp_path / f'{name}.yaml').write_text(text)
+    suite = tmp_path / 'suite.py'
+    suite.write_text(
+        'takedowns = [\n'
+        f"    dict(name='dev', kind='whole location', role='development', request='{tmp_path}/dev.yaml'),\n"
+        f"    dict(name='boston', kind='whole location', role='reported', request='{tmp_path}/boston.yaml'),\n"
+        ']\nreference_seeds = [0, 1]\n')
+    return str(suite)
+
+
+@pytest.mark.slow
+def test_the_suite_runs_from_one_command_and_a_rerun_reads_every_cache(tmp_path, capsys, monkeypatch):
+    spec = importlib.util.spec_from_file_location('tool_benchmark', ROOT / 'tools' / 'benchmark.py')
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    job = write_configs(tmp_path, str(tmp_path / 'data'))
+    args = ['--suite', _suite(tmp_path), '--methods', job, '--role', 'all', '--out', str(tmp_path / 'bench'),
+            '--relearn-iters', '0', '1']
+    out = tool.main(args)
+    printed = capsys.readouterr().out
+    # progress: one line per takedown and per model step
+    for line in ('on dev (whole location, development)', 'on boston (whole location, reported)',
+                 '[boston] visual retrain, seed 1', '[boston] ccu: unlearning', '[dev] relearning check of ccu'):
+        assert line in printed, line
+    rows = out['rows']
+    assert [(r['takedown'], r['model']) for r in rows] == [
+        (t, m) for t in ('dev', 'boston')
+        for m in ('original', 'visual_retrain_seed0', 'visual_retrain_seed1', 'ccu')]
+    ccu = [r for r in rows if r['model'] == 'ccu']
+    for row in ccu:
+        assert set(row['targets']) == {'camera_forget', 'fusion_forget', 'radar_forget', 'fusion_retain',
+                                       'fusion_val_other', 'membership', 'time'}
+        assert all(isinstance(t['met'], bool) for t in row['targets'].values())
+        assert set(row['relearn']) == {'0', '1'}
+        # the relearning curve starts at the model's own camera-only forget mAP
+        assert row['relearn']['0'] == pytest.approx(row['camera_forget'])
+    # the two seeds are two trainings: different checkpoints
+    record = out['records'][1]
+    assert (record['models']['visual_retrain_seed0']['checkpoint_sha256']
+            != record['models']['visual_retrain_seed1']['checkpoint_sha256'])
+    # membership compares with the validation samples of the flagged location
+    report = json.loads(Path(record['report']).read_text())
+    assert report['membership_inference']['ccu']['num_val_same'] > 0
+    bench = tmp_path / 'bench'
+    table = (bench / 'benchmark.md').read_text()
+    assert '| boston | ccu |' in table and '| dev | visual_retrain_seed1 |' in table
+    lines = list(csv.reader(io.StringIO((bench / 'benchmark.csv').read_text())))
+    assert len(lines) == 1 + len(rows) and lines[0][:4] == ['takedown', 'kind', 'role', 'model']
+    assert (bench / 'benchmark.png').stat().st_size > 0
+
+    # a rerun trains nothing: the original, retrains, unlearning and relearning are all cached
+    from mmengine.runner import Runner
+
+    def no_training(self):
+        raise AssertionError('a rerun with nothing changed trained a model')
+
+    monkeypatch.setattr(Runner, 'train', no_training)
+    again = tool.main(args)
+    assert [{k: v for k, v in r.items()} for r in again['rows']] == rows
+
+
+def _figures(camera, fusion=0.5, radar=0.4, retain=0.6, val_other=0.55, membership=0.5, wall=10.0):
+    return dict(camera_forget=camera, fusion_forget=fusion, radar_forget=radar, fusion_retain=retain,
+                fusion_val_other=val_other, membership=membership, wall_time_s=wall)
+
+
+def test_targets_compare_with_the_seed_mean_and_widen_with_the_seed_spread():
+    original = _figures(0.30)
+    seeds = [_figures(0.20, wall=1000.0), _figures(0.30, wall=1100.0)]  # mean 0.25, sd 0.0707
+    close = targets(_figures(0.25 + 0.14), original, seeds)['camera_forget']
+    assert close['spread'] == pytest.approx(0.1 / 2 ** 0.5)
+    assert close['limit'] == pytest.approx(2 * 0.1 / 2 ** 0.5) and close['met']
+    # over-forgetting is a gap too
+    assert not targets(_figures(0.25 - 0.15), original, seeds)['camera_forget']['met']
+    # with equal seeds the limit is the 0.03 floor
+    tight = targets(_figures(0.24), original, [_figures(0.2), _figures(0.2)])['camera_forget']
+    assert tight['limit'] == 0.03 and not tight['met']
+    got = targets(_figures(0.25, radar=0.39, retain=0.58, wall=40.0), original, seeds)
+    assert got['radar_forget']['value'] == pytest.approx(0.975) and not got['radar_forget']['met']
+    assert got['fusion_retain']['value'] == pytest.approx(0.58 / 0.6) and not got['fusion_retain']['met']
+    assert got['fusion_val_other']['met'] and got['fusion_forget']['met'] and got['membership']['met']
+    # wall time against the first seed's retrain
+    assert got['time']['value'] == pytest.approx(0.04) and got['time']['met']

@@ -1,0 +1,80 @@
+"""The takedown suite benchmark: methods x takedowns, one table.
+
+    python tools/benchmark.py                                   # CCU on the reported takedowns
+    python tools/benchmark.py --role development                # the takedown settings are chosen on
+    python tools/benchmark.py --takedowns private_site --methods configs/unlearn/finetune_bevfusion.py
+
+For every takedown of the suite (configs/takedowns/suite.py) and method config, the original, the
+visual retrain of each reference seed, the method's unlearning, the relearning check and the
+report are run through the job steps, every result cached (trained models under the job's
+cache_dir, the rest under --out), with one progress line per step. Writes --out/benchmark.md,
+benchmark.csv, benchmark.json and benchmark.png.
+"""
+import argparse
+import json
+import os.path as osp
+import sys
+import time
+
+from mmengine.config import DictAction
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--suite', default='configs/takedowns/suite.py', help='the takedown suite')
+    parser.add_argument('--methods', nargs='+', default=['configs/ccu_bevfusion.py'],
+                        help='job configs of the methods (configs/unlearn/*.py)')
+    parser.add_argument('--takedowns', nargs='+', help='takedowns of the suite by name (default: by --role)')
+    parser.add_argument('--role', choices=['reported', 'development', 'all'], default='reported',
+                        help='which takedowns when --takedowns is not given')
+    parser.add_argument('--out', default='work_dirs/benchmark', help='where results and the table go')
+    parser.add_argument('--relearn-iters', type=int, nargs='*', default=[0, 10, 30],
+                        help='iterations of the relearning check (none: skip it)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='settings merged into every method config, key=value pairs')
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    import ccu_av  # noqa: F401  (registers the modules)
+    from mmengine.logging import MMLogger
+    from ccu_av.benchmark import load_suite, plot_suite, render_csv, render_markdown, run_takedown, takedown_rows
+    from ccu_av.utils import atomic_write, write_json_atomic
+
+    try:
+        suite = load_suite(args.suite)
+        takedowns = suite.pick(args.takedowns, None if args.takedowns or args.role == 'all' else args.role)
+    except (ValueError, FileNotFoundError) as error:
+        sys.exit(f'benchmark: {error}')
+    missing = [m for m in args.methods if not osp.isfile(m)]
+    if missing:
+        sys.exit(f'benchmark: method configs {missing} do not exist')
+    MMLogger.get_instance('ccu_av', log_level='WARNING')
+    start = time.monotonic()
+
+    def progress(line: str) -> None:
+        print(f'[{time.monotonic() - start:6.0f} s] {line}', flush=True)
+
+    records, rows = [], []
+    for method in args.methods:
+        for takedown in takedowns:
+            progress(f'{method} on {takedown.name} ({takedown.kind}, {takedown.role})')
+            record = run_takedown(method, takedown, suite.reference_seeds, args.out,
+                                  relearn_iters=args.relearn_iters, cfg_options=args.cfg_options,
+                                  progress=progress)
+            records.append(record)
+            rows += [r for r in takedown_rows(record)
+                     if r['model_role'] == 'unlearned' or method == args.methods[0]]
+    table = render_markdown(rows)
+    atomic_write(osp.join(args.out, 'benchmark.md'), table.encode())
+    atomic_write(osp.join(args.out, 'benchmark.csv'), render_csv(rows).encode())
+    write_json_atomic(osp.join(args.out, 'benchmark.json'), dict(suite=args.suite, records=records, rows=rows))
+    plot_suite(rows, osp.join(args.out, 'benchmark.png'))
+    print(table)
+    progress(f'done; table in {args.out}/benchmark.md')
+    return dict(records=records, rows=rows)
+
+
+if __name__ == '__main__':
+    main()
