@@ -27,6 +27,12 @@ offers them can be unlearned, ours (:class:`CamRadarBEVFusion`) or a user's:
     One ``InstanceData`` per sample with ``bboxes_3d`` (LiDAR boxes with velocity),
     ``scores_3d`` and ``labels_3d``.
 
+Optional (a method that needs it names it; :func:`image_feats` refuses a model without it):
+
+``extract_image_feats(batch_inputs, batch_data_samples) -> Tensor``
+    (B, N, C, H, W): the camera branch's features of each of the N camera images, before they
+    are lifted to BEV (what the model sees of an image's look: CCU's retain support).
+
 :class:`ModalityMixin` gives a detector the ``modality`` attribute (validated) and the
 ``use_modality`` context manager; :func:`check_modal_interface` checks that a model conforms.
 """
@@ -105,6 +111,20 @@ def modal_feats(model: ModalFusionDetector, batch_inputs: dict, batch_data_sampl
     """``extract_modal_feats`` of a batch with ``modality`` set (the model's own restored after)."""
     with use_modality(model, modality):
         return model.extract_modal_feats(batch_inputs, batch_data_samples)
+
+
+def image_feats(model, batch_inputs: dict, batch_data_samples: list) -> Tensor:
+    """``extract_image_feats`` of a batch (the optional member, module doc)."""
+    extract = getattr(model, 'extract_image_feats', None)
+    if not callable(extract):
+        raise TypeError(f'{type(model).__name__} has no extract_image_feats(batch_inputs, '
+                        'batch_data_samples) -> (B, N, C, H, W): the optional member of the modal '
+                        'interface that this method needs (ccu_av/models/interface.py)')
+    feats = extract(batch_inputs, batch_data_samples)
+    if feats.dim() != 5 or feats.shape[0] != len(batch_data_samples):
+        raise TypeError(f'{type(model).__name__}.extract_image_feats must return (B, N, C, H, W) '
+                        f'with B = {len(batch_data_samples)}, got {tuple(feats.shape)}')
+    return feats
 
 
 def check_modal_interface(model, batch_inputs: Optional[dict] = None,

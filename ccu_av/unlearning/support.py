@@ -1,23 +1,28 @@
-"""Retain support: how much of what the model knows about a forget sample the retain set also teaches.
+"""Retain support: how much of what the model sees in a forget sample the retain set also shows.
 
 A takedown of a few ordinary scenes flags samples whose look the model also learns from many
 retain scenes; a model retrained without the flagged camera footage still sees them well, so
 making the camera blind there over-forgets. A whole location or a private site flags a look that
 no retain scene has; there the retrain sees little. What tells the two apart, without any
-reference model, is whether the original model's camera embeddings of the forget objects have
-close neighbours among those of the retain objects:
+reference model, is whether the original model's descriptions of the forget samples' camera
+images (CCU: the channel statistics of its image features, per camera) have close neighbours
+among those of the retain samples:
 
-- ``retain_similarity``: the cosine of each retain object to its nearest retain object of the same
-  class *in another scene* (frames of one scene are near duplicates), the spread of similarities
-  that an object the retain set does support shows;
-- an object is *supported* when its cosine to the nearest retain object of its class reaches the
-  ``quantile`` of its class's retain similarities (a retain object itself falls below it with
+- the cosine of each retain item to its nearest retain item of the same kind (camera) *in
+  another scene* (frames of one scene are near duplicates) is the similarity that an item the
+  retain set does support shows;
+- a forget item is *supported* when its cosine to the nearest retain item of its kind reaches the
+  ``quantile`` of those retain similarities (a retain item itself falls below it with
   probability ``quantile``);
-- the forget weight of a sample is its unsupported share of objects, rescaled so that a sample as
+- the forget weight of a sample is its unsupported share of items, rescaled so that a sample as
   supported as a typical retain sample gets 0 and one without any support 1:
   ``clip((unsupported - quantile) / (1 - quantile), 0, 1)``.
 
-Plain nearest-neighbour arithmetic on a few thousand embeddings; nothing in torch or mmengine
+Measured on the default dataset (docs/results.md): object embeddings pooled from the camera BEV
+features do not tell the looks apart (a whole location's samples came out as supported as
+ordinary ones); the image features' statistics do.
+
+Plain nearest-neighbour arithmetic on a few thousand vectors; nothing in torch or mmengine
 offers it, so it is written here.
 """
 import hashlib
@@ -46,13 +51,14 @@ def nearest_similarity(query: Tensor, keys: Tensor, mask: Tensor = None) -> Tens
 
 def object_support(forget: Tensor, forget_labels: Tensor, retain: Tensor, retain_labels: Tensor,
                    retain_groups: Tensor, quantile: float) -> Tensor:
-    """(K,) bool: which forget objects the retain objects support (module doc).
+    """(K,) bool: which forget items the retain items support (module doc).
 
     Args:
-        forget: (K, C) forget objects' embeddings; forget_labels: (K,) their classes.
-        retain: (R, C) retain objects' embeddings; retain_labels: (R,) their classes;
+        forget: (K, C) forget items' descriptions; forget_labels: (K,) their kinds (classes,
+            cameras): an item is compared with retain items of its kind only.
+        retain: (R, C) retain items' descriptions; retain_labels: (R,) their kinds;
             retain_groups: (R,) the scene of each (same-scene neighbours are not counted).
-        quantile: of the retain similarities, per class, that a supported object reaches.
+        quantile: of the retain similarities, per kind, that a supported item reaches.
     """
     if not 0.0 <= quantile < 1.0:
         raise ValueError(f'quantile must be in [0, 1), got {quantile}')
@@ -62,7 +68,7 @@ def object_support(forget: Tensor, forget_labels: Tensor, retain: Tensor, retain
         r = retain_labels == label
         groups = retain_groups[r]
         if len(groups.unique()) < 2:
-            continue  # no retain object of the class in two scenes: nothing supports it
+            continue  # no retain item of the kind in two scenes: nothing supports it
         keys = retain[r]
         own = nearest_similarity(keys, keys, groups[:, None] == groups[None, :])
         threshold = torch.quantile(own, quantile)
@@ -71,8 +77,8 @@ def object_support(forget: Tensor, forget_labels: Tensor, retain: Tensor, retain
 
 
 def sample_weights(supported: Tensor, sample_idx: Tensor, num_samples: int, quantile: float) -> Tensor:
-    """(S,) forget weight of each sample from its objects' support (module doc); a sample without
-    objects gets 1 (nothing in it is shown to be supported)."""
+    """(S,) forget weight of each sample from its items' support (module doc); a sample without
+    items gets 1 (nothing in it is shown to be supported)."""
     if not 0.0 <= quantile < 1.0:
         raise ValueError(f'quantile must be in [0, 1), got {quantile}')
     unsupported = torch.ones(num_samples, dtype=torch.float32)

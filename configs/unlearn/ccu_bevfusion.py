@@ -22,3 +22,7 @@ model = dict(
         w_radar_detection=0.0),
     frozen_modules=('radar_encoder', 'fuser', 'bev_backbone', 'bev_neck', 'bbox_head'),
     norm_eval=True)  # batch norm keeps the original's statistics
+
+# The pre-pass of retain support (model.objective.support_quantile; docs/method.md) reads 240
+# retain samples evenly spaced over the retain set, in batches of 4.
+custom_hooks = [dict(type='UnlearningHook', prepass_batch_size=4, prepass_retain_samples=240)]

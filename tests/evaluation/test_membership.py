@@ -164,3 +164,24 @@ def test_membership_features_are_cached_per_checkpoint(tiny_nuscenes, tmp_path, 
     other = save_checkpoint(cfg, tmp_path / 'other.pth', seed=1)
     with pytest.raises(AssertionError, match='recomputed'):
         membership_inference(cfg, other, TINY_SETS, folds=2, group_by_scene=False, cache_dir=cache)
+
+
+def test_forget_is_compared_with_the_comparable_validation_samples_when_given():
+    """Validation samples of two looks: the forget set looks like the first (its own location's);
+    against those it is indistinguishable, against all of them it is not."""
+    rng = np.random.default_rng(1)
+    n = 600
+    members = np.c_[rng.normal(-1.0, 1.0, n), rng.normal(0.0, 1.0, n)]
+    same = np.c_[rng.normal(-0.5, 1.0, n), rng.normal(0.0, 1.0, n)]   # unseen, the forget set's look
+    other = np.c_[rng.normal(0.5, 1.0, n), rng.normal(0.0, 1.0, n)]   # unseen, another look
+    forget = np.c_[rng.normal(-0.5, 1.0, n), rng.normal(0.0, 1.0, n)]
+    mask = np.r_[np.ones(n, bool), np.zeros(n, bool)]
+    out = membership_attack(members, np.r_[same, other], forget, comparison=mask)
+    assert out['num_val_same'] == n
+    assert out['forget_vs_val_same_auc'] == pytest.approx(0.5, abs=0.04)
+    assert out['forget_vs_val_auc'] > 0.6
+    everything = membership_attack(members, np.r_[same, other], forget, comparison=np.ones(2 * n, bool))
+    assert everything['forget_vs_val_same_auc'] == pytest.approx(everything['forget_vs_val_auc'])
+    with pytest.raises(ValueError, match='comparison'):
+        membership_attack(members, np.r_[same, other], forget, comparison=np.zeros(2 * n, bool))
+    assert 'forget_vs_val_same_auc' not in membership_attack(members, np.r_[same, other], forget)

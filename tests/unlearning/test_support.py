@@ -324,7 +324,9 @@ def test_prepass_weighs_a_look_the_retain_set_has_below_one_it_lacks(original_mo
     teacher = snapshot_teacher(original_model)
     forget = tagged(original_model, [ToyBEVDataset(locations=(0,), num_samples=3, seed=1),
                                      ToyBEVDataset(locations=(1,), num_samples=3, seed=7)], 'mixed-')
-    retain = tagged(original_model, [toy_sets['retain']], 'retain-', lambda i: f'retain-scene-{i // 2}')
+    # the look of an image is its feature statistics: enough retain samples of location 1 to show it
+    many = ToyBEVDataset(locations=(1, 2), num_samples=48, seed=2)
+    retain = tagged(original_model, [many], 'retain-', lambda i: f'retain-scene-{i // 2}')
     objective = CCU(PCR, support_quantile=0.5)
     objective.prepass(original_model, teacher, [forget], [retain])
     weights = objective.forget_weights
@@ -422,3 +424,13 @@ def test_a_sample_the_prepass_did_not_see_is_a_key_error(models, data):
     # before any pre-pass nothing is known
     with pytest.raises(KeyError, match='forget-0'):
         CCU(PCR, support_quantile=0.5).loss(*models, data['retain'], data['forget'])
+
+
+def test_image_feats_refuses_a_model_without_the_optional_member():
+    from ccu_av.models.interface import image_feats
+
+    class NoImages:
+        pass
+
+    with pytest.raises(TypeError, match='extract_image_feats'):
+        image_feats(NoImages(), {}, [])

@@ -96,6 +96,10 @@ class TinyCamRadar(ModalityMixin, BaseModel):
     def fuse_modal_feats(self, camera_feats: torch.Tensor, radar_feats: torch.Tensor) -> torch.Tensor:
         return self.fuser(torch.cat([camera_feats, radar_feats], 1))
 
+    def extract_image_feats(self, batch_inputs: dict, batch_data_samples: list) -> torch.Tensor:
+        """The optional interface member: the camera map as the one 'image' of a sample."""
+        return self.camera_encoder(batch_inputs['cam'])[:, None]
+
     @staticmethod
     def targets(batch_data_samples: list, like: torch.Tensor) -> torch.Tensor:
         """(B, NUM_CLASSES, Y, X) one-hot heatmap at the objects' cells."""

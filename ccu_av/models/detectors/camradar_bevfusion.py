@@ -146,12 +146,16 @@ class CamRadarBEVFusion(ModalityMixin, Base3DDetector):
         return [p.tensor if hasattr(p, 'tensor') else p for p in points]
 
     # ---------------------------------------------------------------------------- branches
+    def _image_feats(self, imgs: Tensor) -> Tensor:
+        """(B, N, C', H', W') image backbone and neck features of (B, N, 3, H, W) images."""
+        self._check_images(imgs)
+        B, N = imgs.shape[:2]
+        feats = self.img_neck(self.img_backbone(imgs.flatten(0, 1)))[0]  # (B*N, C', H', W')
+        return feats.view(B, N, *feats.shape[1:])
+
     def extract_camera(self, imgs: Tensor, lidar2img: Tensor) -> Dict[str, Tensor]:
         """Camera branch: ``dict(bev, depth_logits, img_feats)``."""
-        self._check_images(imgs)
-        B, N, C, H, W = imgs.shape
-        img_feats = self.img_neck(self.img_backbone(imgs.flatten(0, 1)))[0]  # (B*N, C', H', W')
-        img_feats = img_feats.view(B, N, *img_feats.shape[1:])
+        img_feats = self._image_feats(imgs)
         out = self.view_transform(img_feats, lidar2img.to(imgs.device))
         out['img_feats'] = img_feats
         return out
@@ -208,6 +212,11 @@ class CamRadarBEVFusion(ModalityMixin, Base3DDetector):
                             batch_data_samples: List[Det3DDataSample]) -> Dict[str, Tensor]:
         """``dict(camera=(B, C_cam, Y, X), radar=(B, C_rad, Y, X), fused=(B, C, Y, X))``."""
         return self._extract(batch_inputs, batch_data_samples, dropout=False)[0]
+
+    def extract_image_feats(self, batch_inputs: dict,
+                            batch_data_samples: List[Det3DDataSample]) -> Tensor:
+        """(B, N, C', H', W'): the image backbone and neck's features of every camera image."""
+        return self._image_feats(batch_inputs['imgs'])
 
     def fuse_modal_feats(self, camera_feats: Tensor, radar_feats: Tensor) -> Tensor:
         """Fuser, BEV backbone and neck on camera and radar BEV features: (B, C, Y, X)."""

@@ -9,7 +9,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
-from ...models.interface import modal_feats, use_modality
+from ...models.interface import image_feats, modal_feats, use_modality
 from .. import losses as L
 from .. import support as S
 from ..embeddings import BoxPooler, gt_objects
@@ -66,9 +66,9 @@ class CCU(UnlearningObjective):
         support_quantile: ``None``: every forget sample is unlearned in full. A number ``q``:
             a pre-pass over the forget set and part of the retain set weighs each forget
             sample's unlearning terms ((a), (c) separation, forget fusion) by how little the
-            retain set supports what the original model sees in it
-            (:mod:`ccu_av.unlearning.support`): near 0 for a sample that looks like retain
-            samples, 1 for a look no retain sample has.
+            retain set supports the look the original model sees in its camera images (their
+            image features' channel statistics; :mod:`ccu_av.unlearning.support`): near 0 for a
+            sample that looks like retain samples, 1 for a look no retain sample has.
         min_forget_weight: the least weight of a forget sample with support (``w = m + (1 - m)
             u``): what is memorised of a sample also goes where its look stays known.
     """
@@ -122,41 +122,22 @@ class CCU(UnlearningObjective):
     @torch.no_grad()
     def prepass(self, student: nn.Module, teacher: nn.Module, forget_batches: Iterable[Batch],
                 retain_batches: Optional[Iterable[Batch]] = None) -> None:
-        """Each forget sample's weight from the retain set's support (``support_quantile``)."""
+        """Each forget sample's weight from the retain set's support (``support_quantile``): the
+        teacher's look of each camera image of a forget sample against those of the retain
+        samples' images of the same camera in other scenes."""
         if self.support_quantile is None:
             return
         if retain_batches is None:
             raise ValueError('CCU with support_quantile needs the retain batches in its pre-pass')
-        forget, retain = self._camera_objects(teacher, forget_batches), self._camera_objects(teacher, retain_batches)
+        forget, retain = _image_looks(teacher, forget_batches), _image_looks(teacher, retain_batches)
         if not forget['tokens']:
             raise ValueError('CCU pre-pass: the forget set is empty')
-        supported = S.object_support(forget['emb'], forget['labels'], retain['emb'], retain['labels'],
+        supported = S.object_support(forget['looks'], forget['cameras'], retain['looks'], retain['cameras'],
                                      retain['scenes'], self.support_quantile)
         unsupported = S.sample_weights(supported, forget['sample'], len(forget['tokens']), self.support_quantile)
         device = self.forget_weights.device
         self.forget_keys = torch.tensor([S.token_key(t) for t in forget['tokens']], dtype=torch.long, device=device)
         self.forget_weights = (self.min_forget_weight + (1 - self.min_forget_weight) * unsupported).to(device)
-
-    def _camera_objects(self, teacher: nn.Module, batches: Iterable[Batch]) -> dict:
-        """The teacher's camera embeddings of every ground-truth object of ``batches``, with
-        their labels, sample index and scene index, and the samples' tokens."""
-        emb, labels, sample, scenes, tokens, scene_ids = [], [], [], [], [], {}
-        for batch in batches:
-            samples = batch['data_samples']
-            feats = modal_feats(teacher, batch['inputs'], samples)['camera']
-            objects = gt_objects(samples)
-            keep = self.pooler.kept(objects, *feats.shape[-2:])
-            emb.append(self.pooler(feats, objects).cpu())
-            labels.append(objects.labels[keep].cpu())
-            idx = objects.sample_idx[keep].cpu()
-            sample.append(idx + len(tokens))
-            scene = torch.tensor([scene_ids.setdefault(ds.metainfo.get('scene_name', ds.metainfo['token']),
-                                                       len(scene_ids)) for ds in samples], dtype=torch.long)
-            scenes.append(scene[idx])
-            tokens += [ds.metainfo['token'] for ds in samples]
-        cat = (lambda xs, **kw: torch.cat(xs) if xs else torch.zeros(0, **kw))
-        return dict(emb=cat(emb), labels=cat(labels, dtype=torch.long), sample=cat(sample, dtype=torch.long),
-                    scenes=cat(scenes, dtype=torch.long), tokens=tokens)
 
     def sample_weights(self, samples: List) -> Optional[Tensor]:
         """(B,) the forget weights of a batch's samples (None without ``support_quantile``)."""
@@ -281,6 +262,30 @@ class CCU(UnlearningObjective):
         if w_s is not None:
             out['ccu_forget_weight'] = w_s.mean().detach()
         return out
+
+
+def _image_looks(model: nn.Module, batches: Iterable[Batch]) -> dict:
+    """The look of every camera image of ``batches`` as ``model`` sees it: the channel means and
+    standard deviations of its image features (``interface.image_feats``), with the camera index,
+    sample index and scene index of each image, and the samples' tokens."""
+    looks, cameras, sample, scenes, tokens, scene_ids = [], [], [], [], [], {}
+    for batch in batches:
+        samples = batch['data_samples']
+        feats = image_feats(model, batch['inputs'], samples)  # (B, N, C, H, W)
+        B, N = feats.shape[:2]
+        flat = feats.flatten(0, 1).flatten(2)  # (B*N, C, H*W)
+        looks.append(torch.cat([flat.mean(2), flat.std(2)], 1).cpu())
+        cameras.append(torch.arange(N).repeat(B))
+        sample.append(torch.arange(B).repeat_interleave(N) + len(tokens))
+        scene = [scene_ids.setdefault(ds.metainfo.get('scene_name', ds.metainfo['token']), len(scene_ids))
+                 for ds in samples]
+        scenes.append(torch.tensor(scene, dtype=torch.long).repeat_interleave(N))
+        tokens += [ds.metainfo['token'] for ds in samples]
+    if not looks:
+        return dict(looks=torch.zeros(0, 0), cameras=torch.zeros(0, dtype=torch.long), sample=torch.zeros(0, dtype=torch.long),
+                    scenes=torch.zeros(0, dtype=torch.long), tokens=[])
+    return dict(looks=torch.cat(looks), cameras=torch.cat(cameras), sample=torch.cat(sample), scenes=torch.cat(scenes),
+                tokens=tokens)
 
 
 def _mean_cos(a: Tensor, b: Tensor) -> Tensor:
