@@ -13,7 +13,7 @@ import collections
 import json
 import sys
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 
 def parse_args(argv=None):
@@ -34,17 +34,14 @@ def main(argv=None) -> dict:
     from mmengine.registry import init_default_scope
 
     import ccu_av  # noqa: F401  (registers the modules)
-    from ccu_av.jobs import check_job_config, steps
+    from ccu_av.jobs import load_job_config, steps
     from ccu_av.unlearning.paired_data import forget_batches, retain_batches
     from ccu_av.unlearning.support import token_key
     from ccu_av.utils import write_json_atomic
 
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
     try:
-        check_job_config(cfg, args.config)
-    except ValueError as error:
+        cfg = load_job_config(args.config, args.cfg_options)
+    except (FileNotFoundError, ValueError) as error:
         sys.exit(f'retain_support: {error}')
     if cfg.model.objective.get('type') != 'CCU':
         sys.exit(f'retain_support: {args.config} unlearns with {cfg.model.objective.get("type")}; retain '

@@ -14,7 +14,7 @@ import os.path as osp
 import sys
 from dataclasses import asdict
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 
 def parse_args(argv=None):
@@ -40,16 +40,11 @@ def main(argv=None) -> dict:
         sys.exit(f'unlearn: --launcher {args.launcher} is refused: multi-process unlearning is not '
                  'tested yet; run with --launcher none')
     import ccu_av  # noqa: F401  (registers the modules; installs safe checkpoint loading)
-    from ccu_av.jobs import check_job_config, claim_work_dir, method_name, steps
+    from ccu_av.jobs import claim_work_dir, load_job_config, method_name, steps
 
-    if not osp.isfile(args.config):
-        sys.exit(f'unlearn: config {args.config} does not exist')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
     try:
-        check_job_config(cfg, args.config)
-    except ValueError as error:
+        cfg = load_job_config(args.config, args.cfg_options)
+    except (FileNotFoundError, ValueError) as error:
         sys.exit(f'unlearn: {error}')
     work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0])

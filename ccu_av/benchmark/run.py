@@ -16,7 +16,7 @@ from typing import Callable, Dict, Optional, Sequence
 
 from mmengine.config import Config
 
-from ..jobs import check_job_config, method_name, steps
+from ..jobs import load_job_config, method_name, steps
 from ..jobs.config import detector_config, pretrain_config
 from ..utils import file_sha256, write_json_atomic
 from .relearn import relearn_curve
@@ -42,12 +42,7 @@ def code_version() -> str:
 def takedown_config(method_config: str, takedown: SuiteTakedown,
                     cfg_options: Optional[dict] = None) -> Config:
     """The method's job config with the takedown's request and ``cfg_options`` merged in."""
-    if not osp.isfile(method_config):
-        raise FileNotFoundError(f'method config {method_config} does not exist')
-    cfg = Config.fromfile(method_config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    check_job_config(cfg, method_config)
+    cfg = load_job_config(method_config, cfg_options)
     cfg.train_dataloader.dataset.takedown = takedown.request
     return cfg
 

@@ -8,6 +8,7 @@ pretraining config of the original and the references, the takedown request.
 """
 import copy
 import os.path as osp
+from typing import Optional
 
 from mmengine.config import Config
 
@@ -32,6 +33,18 @@ def check_job_config(cfg: Config, source: str = 'the job config') -> None:
     if cfg.train_dataloader.dataset.get('type') != 'UnlearningDataset':
         raise ValueError(f'{source}: train_dataloader.dataset.type must be UnlearningDataset, '
                          f'got {cfg.train_dataloader.dataset.get("type")!r}')
+
+
+def load_job_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+    """The job config of ``path`` with ``cfg_options`` merged in, checked
+    (:func:`check_job_config`); ``FileNotFoundError`` / ``ValueError`` name what is wrong."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'config {path} does not exist')
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    check_job_config(cfg, path)
+    return cfg
 
 
 def training_dataset(cfg: Config) -> dict:
