@@ -40,7 +40,7 @@ def main(argv=None) -> dict:
         sys.exit(f'unlearn: --launcher {args.launcher} is refused: multi-process unlearning is not '
                  'tested yet; run with --launcher none')
     import ccu_av  # noqa: F401  (registers the modules; installs safe checkpoint loading)
-    from ccu_av.jobs import claim_work_dir, load_job_config, method_name, steps
+    from ccu_av.jobs import check_work_dir, claim_work_dir, load_job_config, method_name, steps
 
     try:
         cfg = load_job_config(args.config, args.cfg_options)
@@ -50,10 +50,21 @@ def main(argv=None) -> dict:
         'work_dirs', osp.splitext(osp.basename(args.config))[0])
     cfg.work_dir = work_dir
 
+    # everything that can be checked is checked before the work dir is touched: a failed check
+    # leaves it as it was, and a corrected rerun in it proceeds
+    from ccu_av.utils import CheckpointError
+    check_work_dir(work_dir, cfg)
+    if args.resume and not osp.isfile(osp.join(work_dir, 'unlearn', 'last_checkpoint')):
+        sys.exit(f'unlearn: --resume: {work_dir}/unlearn holds no checkpoint to resume from')
+    try:
+        files = steps.data(cfg)
+        sets = steps.select(cfg, files)
+        original = steps.original(cfg, files)
+        steps.check_original(cfg, original)
+    except (FileNotFoundError, ValueError, CheckpointError) as error:
+        sys.exit(f'unlearn: {error}')
     claim_work_dir(work_dir, cfg)
-    files = steps.data(cfg)
-    sets = steps.select(cfg, files, osp.join(work_dir, 'takedown'))
-    original = steps.original(cfg, files)
+    sets.selection.dump(osp.join(work_dir, 'takedown'))
     unlearned = steps.unlearn(cfg, work_dir, original, resume=args.resume)
     models = dict(original=('original', original), **{method_name(cfg): ('unlearned', unlearned)})
     if args.reference:

@@ -16,7 +16,7 @@ import os
 import os.path as osp
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Mapping, Optional, Tuple
 
 import mmengine
@@ -24,10 +24,11 @@ from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.runner import Runner
 
-from ..datasets import create_nuscenes_infos, select_from_info_file
+from ..datasets import TakedownSelection, create_nuscenes_infos, select_from_info_file
 from ..datasets.synthetic import (META_FILE, SyntheticNuScenesConfig, TRAIN_SPLIT, VAL_SPLIT,
                                   write_synthetic_nuscenes)
 from ..evaluation import report_checkpoints
+from ..models.weights import build_detector
 from ..utils import export_weights, file_sha256, read_json, release_dataloader_workers, write_json_atomic
 from .config import data_settings, detector_config, pretrain_config, takedown_request
 
@@ -59,6 +60,7 @@ class TakedownSets:
     val: Tuple[str, ...]
     val_other: Tuple[str, ...]
     val_same: Tuple[str, ...] = ()
+    selection: Optional[TakedownSelection] = field(default=None, compare=False, repr=False)
 
     def eval_sets(self) -> Dict[str, List[str]]:
         """The report's sets: forget, retain, val, val_other, and val_same where the validation
@@ -136,7 +138,7 @@ def _check_synthetic_data(data_root: str, version: str, synthetic: dict) -> None
                          'or point the config\'s data_root elsewhere')
 
 
-def select(cfg: Config, files: DataFiles, out_dir: str) -> TakedownSets:
+def select(cfg: Config, files: DataFiles, out_dir: Optional[str] = None) -> TakedownSets:
     """The takedown's forget / retain sets and the report's evaluation sets.
 
     ``forget`` are the flagged training samples and ``retain`` the others (what the method trains
@@ -145,8 +147,8 @@ def select(cfg: Config, files: DataFiles, out_dir: str) -> TakedownSets:
     scenes of each location (all when None): fixed samples keep evaluation fast on a large
     takedown; ``val`` the validation split, ``val_other`` its samples of the locations the
     takedown does not touch and ``val_same`` those of the locations it touches (the membership
-    attack's comparison: unseen samples of the forget set's look). The selection is written to ``out_dir``
-    (:meth:`TakedownSelection.dump`).
+    attack's comparison: unseen samples of the forget set's look). The selection is written to
+    ``out_dir`` when one is given (:meth:`TakedownSelection.dump`; ``sets.selection.dump`` later).
     """
     forget_eval_scenes = cfg.job.get('forget_eval_scenes', None)
     per_location = cfg.job.get('retain_eval_scenes_per_location', None)
@@ -174,12 +176,13 @@ def select(cfg: Config, files: DataFiles, out_dir: str) -> TakedownSets:
         forget_eval=tuple(r['token'] for r in train if r['token'] in forget and r['scene_name'] in eval_scenes),
         retain_eval=tuple(retain_eval), val=tuple(r['token'] for r in val),
         val_other=tuple(r['token'] for r in val if r['location'] not in flagged_locations),
-        val_same=tuple(r['token'] for r in val if r['location'] in flagged_locations))
+        val_same=tuple(r['token'] for r in val if r['location'] in flagged_locations), selection=selection)
     empty = [name for name, tokens in sets.eval_sets().items() if not tokens]
     if empty:
         raise ValueError(f'the takedown {selection.request} leaves the report sets {empty} empty '
                          '(val_other is empty when the takedown touches every location)')
-    selection.dump(out_dir)
+    if out_dir is not None:
+        selection.dump(out_dir)
     return sets
 
 
@@ -197,6 +200,12 @@ def original(cfg: Config, files: DataFiles) -> TrainedModel:
             raise FileNotFoundError(f'model.original_checkpoint {path} does not exist')
         return TrainedModel(checkpoint=path, checkpoint_sha256=file_sha256(path))
     return cached_training(pretrain_config(cfg), cfg.job.cache_dir, 'original', files.training_content())
+
+
+def check_original(cfg: Config, model: TrainedModel) -> None:
+    """Load ``model`` strictly into the job's detector (``ValueError`` naming the mismatching keys,
+    ``CheckpointError`` for a file that is no checkpoint), before anything is trained from it."""
+    build_detector(detector_config(cfg), model.checkpoint)
 
 
 def reference(cfg: Config, files: DataFiles, sets: TakedownSets, kind: str = 'visual-retrain',

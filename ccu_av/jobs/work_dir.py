@@ -27,17 +27,26 @@ def job_identity(cfg: Config) -> Dict[str, str]:
                 takedown=json.dumps(asdict(takedown_request(cfg)), sort_keys=True))
 
 
-def claim_work_dir(work_dir: str, cfg: Config) -> None:
-    """Refuse a work dir that holds another job's results; mark it as this job's."""
+def check_work_dir(work_dir: str, cfg: Config) -> bool:
+    """Refuse (``WorkDirConflict``) a work dir that holds another job's results, writing nothing;
+    True when it is already this job's."""
     identity = job_identity(cfg)
     path = osp.join(work_dir, JOB_FILE)
-    if osp.isfile(path):
-        other = read_json(path, 'remove it or pass another --work-dir', WorkDirConflict)
-        if other != identity:
-            raise WorkDirConflict(
-                f'work dir {work_dir} holds the results of another job (config sha256 '
-                f'{other.get("config_sha256", "?")[:12]}, takedown {other.get("takedown")}); '
-                f'this one is {identity["config_sha256"][:12]}, takedown {identity["takedown"]}. '
-                'Pass a fresh --work-dir: results of different jobs are never mixed.')
-        return
-    write_json_atomic(path, identity)
+    if osp.exists(work_dir) and not osp.isdir(work_dir):
+        raise WorkDirConflict(f'work dir {work_dir} exists and is not a folder; pass another --work-dir')
+    if not osp.isfile(path):
+        return False
+    other = read_json(path, 'remove it or pass another --work-dir', WorkDirConflict)
+    if other != identity:
+        raise WorkDirConflict(
+            f'work dir {work_dir} holds the results of another job (config sha256 '
+            f'{other.get("config_sha256", "?")[:12]}, takedown {other.get("takedown")}); '
+            f'this one is {identity["config_sha256"][:12]}, takedown {identity["takedown"]}. '
+            'Pass a fresh --work-dir: results of different jobs are never mixed.')
+    return True
+
+
+def claim_work_dir(work_dir: str, cfg: Config) -> None:
+    """:func:`check_work_dir`, then mark the work dir as this job's."""
+    if not check_work_dir(work_dir, cfg):
+        write_json_atomic(osp.join(work_dir, JOB_FILE), job_identity(cfg))

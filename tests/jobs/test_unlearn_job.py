@@ -145,7 +145,7 @@ def test_a_launcher_is_refused_and_resume_needs_a_checkpoint(tmp_path):
     job = write_configs(tmp_path, str(tmp_path / 'data'))
     with pytest.raises(SystemExit, match='--launcher pytorch is refused'):
         unlearn_tool.main([job, '--launcher', 'pytorch'])
-    with pytest.raises(FileNotFoundError, match='holds no checkpoint to resume from'):
+    with pytest.raises(SystemExit, match='holds no checkpoint to resume from'):
         unlearn_tool.main([job, '--work-dir', str(tmp_path / 'run'), '--resume'])
     with pytest.raises(SystemExit, match=r"unknown job keys \['modes'\]"):
         unlearn_tool.main([job, '--cfg-options', 'job.modes=[fusion]'])
@@ -160,6 +160,23 @@ def test_work_dir_of_another_job_is_refused_before_training(tmp_path):
     with pytest.raises(WorkDirConflict, match='holds the results of another job'):
         unlearn_tool.main([job, '--work-dir', str(tmp_path / 'run')])
     assert not Path(data_root).exists()  # refused before anything was written
+
+
+@pytest.mark.slow
+def test_a_job_that_fails_its_checks_leaves_the_work_dir_untouched(tmp_path):
+    job = write_configs(tmp_path, str(tmp_path / 'data'))
+    work_dir = tmp_path / 'run'
+    # a takedown that flags every training scene: refused before the claim
+    with pytest.raises(SystemExit, match='flags every training scene'):
+        unlearn_tool.main([job, '--work-dir', str(work_dir), '--cfg-options',
+                           'train_dataloader.dataset.takedown.locations=[singapore-onenorth,boston-seaport]'])
+    assert not work_dir.exists()
+    # an original of another architecture: refused strictly before anything trains from it
+    torch.save({'state_dict': {'not_a_key': torch.zeros(1)}}, tmp_path / 'other.pth')
+    with pytest.raises(SystemExit, match='does not fit CamRadarBEVFusion'):
+        unlearn_tool.main([job, '--work-dir', str(work_dir), '--cfg-options',
+                           f'model.original_checkpoint={tmp_path / "other.pth"}'])
+    assert not work_dir.exists()
 
 
 def _two_location_infos(tmp_path, train_scenes_per_location: int):
