@@ -66,7 +66,7 @@ def cached_unlearn(cfg: Config, out_dir: str, original: steps.TrainedModel,
         shutil.rmtree(run_dir)
     model = steps.unlearn(cfg, run_dir, original)
     for name in os.listdir(osp.join(run_dir, 'unlearn')):  # the exported weights are what is kept
-        if name.endswith('.pth'):
+        if name.endswith('.pth') or name == 'last_checkpoint':
             os.remove(osp.join(run_dir, 'unlearn', name))
     write_json_atomic(entry_file, dict(asdict(model), key=key))
     return model
