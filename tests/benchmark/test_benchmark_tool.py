@@ -1,35 +1,9 @@
 """The benchmark table's targets. (The end-to-end test of tools/benchmark.py on a tiny suite was
 taken out in session 7: run in the test process it left state that made the later 2-process
 gloo test hang; it is to come back in a process of its own.)"""
-import csv
-import io
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / 'tests' / 'jobs'))
-
-from test_unlearn_job import write_configs  # noqa: E402
-
-from ccu_av.benchmark import targets  # noqa: E402
-
-
-def _suite(tmp_path) -> str:
-    requests = {'dev': 'locations: [singapore-onenorth]\n', 'boston': 'locations: [boston-seaport]\n'}
-    for name, text in requests.items():
-        (tmp_path / f'{name}.yaml').write_text(text)
-    suite = tmp_path / 'suite.py'
-    suite.write_text(
-        'takedowns = [\n'
-        f"    dict(name='dev', kind='whole location', role='development', request='{tmp_path}/dev.yaml'),\n"
-        f"    dict(name='boston', kind='whole location', role='reported', request='{tmp_path}/boston.yaml'),\n"
-        ']\nreference_seeds = [0, 1]\n')
-    return str(suite)
+from ccu_av.benchmark import targets
 
 
 def _figures(camera, fusion=0.5, radar=0.4, retain=0.6, val_other=0.55, membership=0.5, wall=10.0):
