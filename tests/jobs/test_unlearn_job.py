@@ -104,7 +104,7 @@ def test_main_job_writes_data_pretrains_once_and_unlearns(tmp_path):
     assert list(report['models']) == ['original', 'ccu', 'visual_retrain']
     for model in report['models'].values():
         assert set(model['figures']) == {'fusion', 'camera', 'radar'}
-        assert set(model['figures']['camera']) == {'forget', 'retain', 'val', 'val_other'}
+        assert set(model['figures']['camera']) == {'forget', 'retain', 'val', 'val_other', 'val_same'}
     assert set(report['membership_inference']) == {'original', 'ccu', 'visual_retrain'}
     assert report['derived']['ccu']['mean_abs_gap_to_visual_retrain'] is not None
     # the radar-only path is the original's, so are its figures on every set
@@ -130,7 +130,7 @@ def test_finetuning_and_a_full_retrain_run_through_the_same_job(tmp_path):
     assert list(report['models']) == ['original', 'finetune', 'full_retrain']
     assert report['models']['full_retrain']['role'] == 'full_retrain'
     # the full retrain trained on the retain samples alone (the config its runner dumped)
-    (dumped,) = (tmp_path / 'cache').glob('full_retrain-*/run/tiny_pretrain.py')
+    (dumped,) = (tmp_path / 'cache').glob('full_retrain_seed0-*/run/tiny_pretrain.py')
     retain = json.loads((tmp_path / 'run' / 'takedown' / 'retain_tokens.json').read_text())
     assert sorted(Config.fromfile(str(dumped)).train_dataloader.dataset.sample_tokens) == sorted(retain)
     assert report['models']['finetune']['role'] == 'unlearned'
