@@ -12,32 +12,15 @@ import os.path as osp
 import shutil
 import time
 from dataclasses import asdict
-from typing import Callable, Dict, Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from mmengine.config import Config
 
 from ..jobs import load_job_config, method_name, steps
 from ..jobs.config import detector_config, pretrain_config
-from ..utils import file_sha256, write_json_atomic
+from ..utils import code_version, write_json_atomic
 from .relearn import relearn_curve
 from .suite import SuiteTakedown
-
-PACKAGE_DIR = osp.dirname(osp.dirname(osp.abspath(__file__)))
-
-
-def code_version() -> str:
-    """sha256 of the package's Python sources (16 hex digits): a cached unlearning result is
-    reused only with the code that made it."""
-    digest = hashlib.sha256()
-    for root, dirs, names in os.walk(PACKAGE_DIR):
-        dirs.sort()
-        for name in sorted(names):
-            if name.endswith('.py'):
-                path = osp.join(root, name)
-                digest.update(osp.relpath(path, PACKAGE_DIR).encode())
-                digest.update(file_sha256(path).encode())
-    return digest.hexdigest()[:16]
-
 
 def takedown_config(method_config: str, takedown: SuiteTakedown,
                     cfg_options: Optional[dict] = None) -> Config:

@@ -7,6 +7,7 @@ from mmdet3d.datasets import NuScenesDataset
 from mmdet3d.registry import DATASETS
 
 from .nuscenes_converter import CLASSES
+from .redaction import redacted_tokens
 
 
 def load_token_list(tokens: Union[str, Sequence[str]]) -> List[str]:
@@ -41,6 +42,8 @@ class CamRadarNuScenesDataset(NuScenesDataset):
         camera_erased_tokens: samples whose camera footage is erased (a takedown's forget set
             for the visual retrain), as a list or a JSON file; they keep their radar and boxes
             and carry ``camera_erased=True``, which ``LoadCameraImages`` and the detector honour.
+            The samples whose footage was redacted from ``data_root`` (its ``REDACTION_FILE``,
+            ``ccu_av/datasets/redaction.py``) are camera-erased too, whatever is given here.
         kwargs: as mmdet3d's ``NuScenesDataset``.
     """
     METAINFO = dict(NuScenesDataset.METAINFO, classes=CLASSES)
@@ -59,6 +62,7 @@ class CamRadarNuScenesDataset(NuScenesDataset):
         self.scenes: Optional[Set[str]] = None if scenes is None else set(scenes)
         self.camera_erased_tokens: Set[str] = set(
             load_token_list(camera_erased_tokens)) if camera_erased_tokens is not None else set()
+        self.redacted_tokens: Set[str] = redacted_tokens(data_root)
         self._seen_tokens: Set[str] = set()
         self._seen_scenes: Set[str] = set()
         super().__init__(data_root=data_root, ann_file=ann_file, modality=modality,
@@ -75,7 +79,7 @@ class CamRadarNuScenesDataset(NuScenesDataset):
         """Join sensor paths with their prefixes; an empty list drops a sample not selected."""
         if not self._selected(info):
             return []
-        info['camera_erased'] = info['token'] in self.camera_erased_tokens
+        info['camera_erased'] = info['token'] in self.camera_erased_tokens or info['token'] in self.redacted_tokens
         for sweeps in info.get('radars', {}).values():
             for sweep in sweeps:
                 sweep['data_path'] = osp.join(self.data_prefix.get('radar', ''), sweep['data_path'])

@@ -1,7 +1,8 @@
 """Takedown selection: which training samples a privacy takedown flags (forget) and which stay (retain).
 
-A request names scenes (by name or token), logs (by logfile name or token), locations, or time
-windows (seconds, on the samples' clock); a sample is flagged when any criterion matches it, and
+A request names scenes (by name or token), logs (by logfile name or token), locations, time
+windows (seconds, on the samples' clock) or samples (by token: what a fleet takedown resolves a
+geofence to, ``ccu_av.takedown``); a sample is flagged when any criterion matches it, and
 with ``whole_scenes`` (the default) every sample of a scene with a flagged sample is flagged, so
 the forget and retain sets are sets of whole scenes (``docs/data_format.md``).
 """
@@ -27,9 +28,10 @@ class TakedownRequest:
     locations: Tuple[str, ...] = ()
     time_windows: Tuple[Tuple[float, float], ...] = ()
     whole_scenes: bool = True
+    samples: Tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ('scenes', 'logs', 'locations'):
+        for name in ('scenes', 'logs', 'locations', 'samples'):
             value = getattr(self, name)
             if isinstance(value, str):
                 raise TypeError(f'takedown request {name} must be a sequence of strings, got the string {value!r}')
@@ -39,8 +41,9 @@ class TakedownRequest:
         if bad:
             raise ValueError(f'takedown request time windows must be (start, end) with start <= end, got {bad}')
         object.__setattr__(self, 'time_windows', windows)
-        if not (self.scenes or self.logs or self.locations or self.time_windows):
-            raise ValueError('takedown request names nothing: give scenes, logs, locations or time_windows')
+        if not (self.scenes or self.logs or self.locations or self.time_windows or self.samples):
+            raise ValueError('takedown request names nothing: give scenes, logs, locations, time_windows '
+                             'or samples')
 
     @classmethod
     def from_dict(cls, request: dict, source: str = 'the takedown request') -> 'TakedownRequest':
@@ -164,11 +167,13 @@ def select_takedown(records: Sequence[dict], request: TakedownRequest,
                  [r['scene_name'] for r in records] + [r['scene_token'] for r in records], source)
     _check_known('logs', request.logs, [r['log_name'] for r in records] + [r['log_token'] for r in records], source)
     _check_known('locations', request.locations, [r['location'] for r in records], source)
+    _check_known('samples', request.samples, [r['token'] for r in records], source)
     scenes, logs, locations = set(request.scenes), set(request.logs), set(request.locations)
+    samples = set(request.samples)
 
     def flagged(r: dict) -> bool:
         return bool({r['scene_name'], r['scene_token']} & scenes or {r['log_name'], r['log_token']} & logs
-                    or r['location'] in locations
+                    or r['location'] in locations or r['token'] in samples
                     or any(start <= r['timestamp'] <= end for start, end in request.time_windows))
 
     forget = [r for r in records if flagged(r)]

@@ -251,8 +251,11 @@ def _compute_membership_features(cfg: Config, model: torch.nn.Module, tokens: Se
                                  cache: bool = False) -> Dict[str, List[dict]]:
     """Per-sample feature records; ``cache``: they are about to be cached, so a NaN or infinite
     feature (which JSON cannot hold) is refused here, naming the sample."""
+    # the training dataset's settings, less the camera erasures of a training run (a fleet run
+    # erases earlier takedowns' cameras for training; the attack reads the footage as it is)
     loaders = build_token_loaders(cfg, tokens, loader_key='train_dataloader', batch_size=1,
                                   dataset_overrides=dict(test_mode=False, filter_empty_gt=False,
+                                                         camera_erased_tokens=None,
                                                          pipeline=membership_pipeline(cfg)))
     records = {}
     progress = ProgressBar(len(tokens))

@@ -24,7 +24,8 @@ from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.runner import Runner
 
-from ..datasets import TakedownSelection, create_nuscenes_infos, select_from_info_file
+from ..datasets import (REDACTION_FILE, TakedownSelection, create_nuscenes_infos, redaction_digest,
+                        select_from_info_file)
 from ..datasets.synthetic import (META_FILE, SyntheticNuScenesConfig, TRAIN_SPLIT, VAL_SPLIT,
                                   write_synthetic_nuscenes)
 from ..evaluation import report_checkpoints
@@ -43,11 +44,12 @@ class DataFiles:
 
     def training_content(self) -> List[str]:
         """The files whose bytes a trained model's cache key covers: the training info file and,
-        beside it, the synthetic writer's record of how the data was made (``META_FILE``). The
-        info file alone does not change when only camera pixels do (a private site added), and
-        hashing every image of a real dataroot would take minutes."""
-        meta = osp.join(osp.dirname(self.train_info), META_FILE)
-        return [self.train_info] + ([meta] if osp.isfile(meta) else [])
+        beside it, the synthetic writer's record of how the data was made (``META_FILE``) and the
+        record of redacted camera footage (``REDACTION_FILE``). The info file alone does not
+        change when only camera pixels do (a private site added, footage redacted), and hashing
+        every image of a real dataroot would take minutes."""
+        beside = [osp.join(osp.dirname(self.train_info), name) for name in (META_FILE, REDACTION_FILE)]
+        return [self.train_info] + [path for path in beside if osp.isfile(path)]
 
 
 @dataclass(frozen=True)
@@ -268,9 +270,17 @@ def report(cfg: Config, models: Mapping[str, Tuple[str, TrainedModel]], sets: Ta
     entries = {name: dict(asdict(model), role=role) for name, (role, model) in models.items()}
     return report_checkpoints(
         detector_config(cfg), entries, sets.eval_sets(), out_dir,
-        cache_dir=osp.join(cfg.job.cache_dir, 'predictions'), config_path=config_path,
+        cache_dir=prediction_cache_dir(cfg), config_path=config_path,
         membership=cfg.job.get('membership', True),
         membership_kwargs=cfg.job.get('membership_kwargs', None))
+
+
+def prediction_cache_dir(cfg: Config) -> str:
+    """Where the report caches the job's predictions (``ccu_av.evaluation.PredictionCache``):
+    redacted footage changes what a model sees, so predictions made before a redaction are
+    not reused after it."""
+    redacted = redaction_digest(data_settings(cfg)['data_root'])
+    return osp.join(cfg.job.cache_dir, 'predictions' if redacted is None else f'predictions-redacted-{redacted}')
 
 
 def cached_model(entry_file: str) -> Optional[TrainedModel]:

@@ -1,6 +1,7 @@
-"""File identities and atomic JSON files."""
+"""File identities, the package's code version and atomic JSON files."""
 import hashlib
 import json
+import os
 import os.path as osp
 
 from .checkpoint import atomic_write
@@ -15,6 +16,23 @@ def file_sha256(path: str, chunk_size: int = 1 << 20) -> str:
         for chunk in iter(lambda: f.read(chunk_size), b''):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+PACKAGE_DIR = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def code_version() -> str:
+    """sha256 of the package's Python sources (16 hex digits): what cached results and audit
+    records name as the code that made them."""
+    digest = hashlib.sha256()
+    for root, dirs, names in os.walk(PACKAGE_DIR):
+        dirs.sort()
+        for name in sorted(names):
+            if name.endswith('.py'):
+                path = osp.join(root, name)
+                digest.update(osp.relpath(path, PACKAGE_DIR).encode())
+                digest.update(file_sha256(path).encode())
+    return digest.hexdigest()[:16]
 
 
 def write_json_atomic(path: str, content) -> None:
