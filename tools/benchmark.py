@@ -11,7 +11,6 @@ cache_dir, the rest under --out), with one progress line per step. Writes --out/
 benchmark.csv, benchmark.json and benchmark.png.
 """
 import argparse
-import json
 import os.path as osp
 import sys
 import time

@@ -10,7 +10,6 @@ per-sample weights.
 """
 import argparse
 import collections
-import json
 import sys
 
 from mmengine.config import DictAction

@@ -7,7 +7,7 @@
 Auxiliary camera losses: depth bins from ``gt_depth`` and an image-plane centre heatmap.
 The detector offers the modal-features interface of :mod:`ccu_av.models.interface`.
 """
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import os.path as osp
 
