@@ -38,7 +38,8 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     import ccu_av  # noqa: F401  (registers the modules)
     from mmengine.logging import MMLogger
-    from ccu_av.benchmark import load_suite, plot_suite, render_csv, render_markdown, run_takedown, takedown_rows
+    from ccu_av.benchmark import (gate_rows, load_suite, plot_suite, render_csv, render_gate_markdown,
+                                  render_markdown, run_takedown, takedown_rows)
     from ccu_av.utils import atomic_write, write_json_atomic
 
     try:
@@ -55,7 +56,7 @@ def main(argv=None) -> dict:
     def progress(line: str) -> None:
         print(f'[{time.monotonic() - start:6.0f} s] {line}', flush=True)
 
-    records, rows = [], []
+    records, rows, gates = [], [], []
     for method in args.methods:
         for takedown in takedowns:
             progress(f'{method} on {takedown.name} ({takedown.kind}, {takedown.role})')
@@ -65,10 +66,13 @@ def main(argv=None) -> dict:
             records.append(record)
             rows += [r for r in takedown_rows(record)
                      if r['model_role'] == 'unlearned' or method == args.methods[0]]
-    table = render_markdown(rows)
+            gates += [r for r in gate_rows(record) if r['model'] == record['method'] or method == args.methods[0]]
+    table = render_markdown(rows) + ('\n## The verification gate (ccu_av.takedown.gate) against the retrain-based '
+                                     'judgement\n\n' + render_gate_markdown(gates))
     atomic_write(osp.join(args.out, 'benchmark.md'), table.encode())
     atomic_write(osp.join(args.out, 'benchmark.csv'), render_csv(rows).encode())
-    write_json_atomic(osp.join(args.out, 'benchmark.json'), dict(suite=args.suite, records=records, rows=rows))
+    write_json_atomic(osp.join(args.out, 'benchmark.json'), dict(suite=args.suite, records=records, rows=rows,
+                                                                 gate=gates))
     plot_suite(rows, osp.join(args.out, 'benchmark.png'))
     print(table)
     progress(f'done; table in {args.out}/benchmark.md')

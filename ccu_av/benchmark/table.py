@@ -19,6 +19,7 @@ import json
 import math
 from typing import Dict, List, Optional, Sequence
 
+RETENTION_SLACK = 0.01  # the retrain-based judgement's retention floor: the lowest seed's ratio less this
 COLUMNS = (
     ('camera_forget', 'cam mAP forget'), ('radar_forget', 'radar mAP forget'),
     ('fusion_forget', 'fusion mAP forget'), ('fusion_retain', 'fusion mAP retain'),
@@ -92,6 +93,55 @@ def takedown_rows(record: dict) -> List[dict]:
     references = [r for r in rows if r['model_role'] == 'visual_retrain']
     method['targets'] = targets(method, original, references)
     return rows
+
+
+def gate_rows(record: dict, thresholds: Optional[Dict[str, float]] = None) -> List[dict]:
+    """The fleet's verification gate (``ccu_av.takedown.gate``, which reads no retrain) on every
+    model of a takedown record against the original, beside the retrain-based judgement.
+
+    The judgement passes a model that forgot like the retrains (its camera-only forget mAP and
+    membership AUC within the targets' tolerance of the seeds' mean, module doc) and kept as
+    much as they did: on each of the gate's retention figures (radar-only mAP after / before,
+    the lower of forget and retain; fusion mAP after / before on retain and on val_other) at
+    least the lowest retrain seed's ratio less ``RETENTION_SLACK``. A retrain seed is judged
+    against the mean of all seeds, itself included.
+
+    Returns:
+        One row per model: ``takedown``, ``model``, ``gate`` (passed), ``failed`` (check names),
+        ``judgement`` (retrain-based), ``why`` (what the judgement failed on), ``agree``.
+    """
+    from ..takedown.gate import GATE_DEFAULTS, verification_gate
+    with open(record['report']) as f:
+        report = json.load(f)
+    names = list(record['models'])
+    original = next(n for n in names if record['models'][n]['role'] == 'original')
+    retrains = [n for n in names if record['models'][n]['role'] == 'visual_retrain']
+    figures = {n: model_figures(report, n) for n in names}
+    verdicts = {n: verification_gate(report, original, n, thresholds or GATE_DEFAULTS) for n in names}
+    retention = {n: {c['name']: c['measured'] for c in v['checks'] if c['name'].startswith(('radar_', 'fusion_'))}
+                 for n, v in verdicts.items()}
+    floor = {k: min(retention[r][k] for r in retrains) - RETENTION_SLACK for k in retention[original]}
+    rows = []
+    for name in names:
+        judged = targets(figures[name], figures[original], [figures[r] for r in retrains])
+        why = [k for k in ('camera_forget', 'membership') if k in judged and not judged[k]['met']]
+        why += [k for k, value in retention[name].items() if value < floor[k]]
+        verdict = verdicts[name]
+        rows.append(dict(takedown=record['takedown']['name'], model=name, gate=verdict['passed'],
+                         failed=verdict['failed'], judgement=not why, why=why,
+                         agree=verdict['passed'] == (not why)))
+    return rows
+
+
+def render_gate_markdown(rows: Sequence[dict]) -> str:
+    """The gate-versus-retrain table, Markdown."""
+    lines = ['| takedown | model | gate | gate failed on | retrain-based judgement | judgement failed on | agree |',
+             '|---|---|---|---|---|---|---|']
+    for row in rows:
+        lines.append(f"| {row['takedown']} | {row['model']} | {'pass' if row['gate'] else 'fail'} | "
+                     f"{', '.join(row['failed']) or '-'} | {'pass' if row['judgement'] else 'fail'} | "
+                     f"{', '.join(row['why']) or '-'} | {'yes' if row['agree'] else '**no**'} |")
+    return '\n'.join(lines) + '\n'
 
 
 def _fmt(value, digits: int = 3) -> str:

@@ -24,8 +24,10 @@ Checks (each measured value and limit goes into the audit record):
 from dataclasses import asdict, dataclass
 from typing import Dict, List, Mapping, Optional
 
-GATE_DEFAULTS = dict(camera_forget_gap_max=0.0, camera_forget_gap_min=-0.08, radar_retention_min=0.98,
-                     fusion_retain_min=0.95, fusion_val_other_min=0.95, membership_auc_max=0.55)
+# chosen on the development takedown (docs/takedown.md: the visual retrains' own figures there,
+# and the gate's agreement with the retrain-based judgement on the reported takedowns)
+GATE_DEFAULTS = dict(camera_forget_gap_max=0.0, camera_forget_gap_min=-0.08, radar_retention_min=0.95,
+                     fusion_retain_min=0.97, fusion_val_other_min=0.92, membership_auc_max=0.45)
 
 
 @dataclass(frozen=True)
@@ -82,25 +84,25 @@ def verification_gate(report: Mapping, before: str, after: str, thresholds: Mapp
 
     checks: List[GateCheck] = []
 
-    def add(name: str, measured: Optional[float], key: str, what: str) -> None:
+    def add(measured: Optional[float], key: str, what: str) -> None:
         limit, bound = limits[key], key.rsplit('_', 1)[1]
         ok = measured is not None and (measured <= limit if bound == 'max' else measured >= limit)
         checks.append(GateCheck(name=key, measured=measured, limit=limit, bound=bound, passed=ok, what=what))
 
     cam_forget, cam_unseen = mAP(after, 'camera', 'forget'), mAP(after, 'camera', 'val_same')
     gap = None if cam_forget is None or cam_unseen is None else cam_forget - cam_unseen
-    add('camera', gap, 'camera_forget_gap_max', 'camera mAP on the flagged samples minus on unseen samples of their locations')
-    add('camera', gap, 'camera_forget_gap_min', 'the same gap, from below (not blinded on the flagged samples)')
+    add(gap, 'camera_forget_gap_max', 'camera mAP on the flagged samples minus on unseen samples of their locations')
+    add(gap, 'camera_forget_gap_min', 'the same gap, from below (not blinded on the flagged samples)')
     radar = [retention(mAP(after, 'radar', s), mAP(before, 'radar', s)) for s in ('forget', 'retain')
              if mAP(after, 'radar', s) is not None and mAP(before, 'radar', s) is not None]
-    add('radar', min(radar) if len(radar) == 2 else None, 'radar_retention_min',
+    add(min(radar) if len(radar) == 2 else None, 'radar_retention_min',
         'radar-only mAP after / before, the lower of flagged and retain samples')
     for subset, key in (('retain', 'fusion_retain_min'), ('val_other', 'fusion_val_other_min')):
         a, b = mAP(after, 'fusion', subset), mAP(before, 'fusion', subset)
-        add('fusion', None if a is None or b is None else retention(a, b), key,
+        add(None if a is None or b is None else retention(a, b), key,
             f'fusion mAP after / before on the {subset} samples')
     attack = report.get('membership_inference', {}).get(after, {})
-    add('membership', attack.get('forget_vs_val_same_auc'), 'membership_auc_max',
+    add(attack.get('forget_vs_val_same_auc'), 'membership_auc_max',
         'membership attack AUC, flagged against unseen samples of their locations')
     failed = [c.name for c in checks if not c.passed]
     return dict(passed=not failed, failed=failed, checks=[asdict(c) for c in checks])

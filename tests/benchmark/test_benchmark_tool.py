@@ -1,9 +1,101 @@
-"""The benchmark table's targets. (The end-to-end test of tools/benchmark.py on a tiny suite was
-taken out in session 7: run in the test process it left state that made the later 2-process
-gloo test hang; it is to come back in a process of its own.)"""
+"""tools/benchmark.py end to end on a tiny suite of the tiny synthetic dataset (in a process of
+its own: run in the test process it left state that made a later 2-process gloo test hang), and
+the targets."""
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import pytest
 
-from ccu_av.benchmark import targets
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / 'tests' / 'jobs'))
+
+from test_unlearn_job import write_configs  # noqa: E402
+
+from ccu_av.benchmark import targets  # noqa: E402
+
+# tools/benchmark.py with mmengine's Runner.train made to fail: a rerun must only read caches
+NO_TRAINING = textwrap.dedent('''
+    import runpy, sys
+    from mmengine.runner import Runner
+    def no_training(self):
+        raise AssertionError('a rerun with nothing changed trained a model')
+    Runner.train = no_training
+    sys.argv = sys.argv[1:]
+    runpy.run_path(sys.argv[0], run_name='__main__')
+''')
+
+
+def _suite(tmp_path) -> str:
+    requests = {'dev': 'locations: [singapore-onenorth]\n', 'boston': 'locations: [boston-seaport]\n'}
+    for name, text in requests.items():
+        (tmp_path / f'{name}.yaml').write_text(text)
+    suite = tmp_path / 'suite.py'
+    suite.write_text(
+        'takedowns = [\n'
+        f"    dict(name='dev', kind='whole location', role='development', request='{tmp_path}/dev.yaml'),\n"
+        f"    dict(name='boston', kind='whole location', role='reported', request='{tmp_path}/boston.yaml'),\n"
+        ']\nreference_seeds = [0, 1]\n')
+    return str(suite)
+
+
+def _benchmark(args, wrapper=None) -> subprocess.CompletedProcess:
+    command = [sys.executable] + (['-c', wrapper] if wrapper else []) + [str(ROOT / 'tools' / 'benchmark.py')] + args
+    done = subprocess.run(command, cwd=str(ROOT), capture_output=True, text=True,
+                          env=dict(os.environ, OMP_NUM_THREADS='1'))
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+@pytest.mark.slow
+def test_the_suite_runs_from_one_command_and_a_rerun_reads_every_cache(tmp_path):
+    job = write_configs(tmp_path, str(tmp_path / 'data'))
+    bench = tmp_path / 'bench'
+    args = ['--suite', _suite(tmp_path), '--methods', job, '--role', 'all', '--out', str(bench),
+            '--relearn-iters', '0', '1']
+    printed = _benchmark(args).stdout
+    # progress: one line per takedown and per model step
+    for line in ('on dev (whole location, development)', 'on boston (whole location, reported)',
+                 '[boston] visual retrain, seed 1', '[boston] ccu: unlearning', '[dev] relearning check of ccu'):
+        assert line in printed, line
+    out = json.loads((bench / 'benchmark.json').read_text())
+    rows = out['rows']
+    assert [(r['takedown'], r['model']) for r in rows] == [
+        (t, m) for t in ('dev', 'boston')
+        for m in ('original', 'visual_retrain_seed0', 'visual_retrain_seed1', 'ccu')]
+    for row in (r for r in rows if r['model'] == 'ccu'):
+        assert set(row['targets']) == {'camera_forget', 'fusion_forget', 'radar_forget', 'fusion_retain',
+                                       'fusion_val_other', 'membership', 'time'}
+        assert all(isinstance(t['met'], bool) for t in row['targets'].values())
+        assert set(row['relearn']) == {'0', '1'}
+        # the relearning curve starts at the model's own camera-only forget mAP
+        assert row['relearn']['0'] == pytest.approx(row['camera_forget'])
+    # the two seeds are two trainings: different checkpoints
+    record = out['records'][1]
+    assert (record['models']['visual_retrain_seed0']['checkpoint_sha256']
+            != record['models']['visual_retrain_seed1']['checkpoint_sha256'])
+    # membership compares with the validation samples of the flagged location
+    report = json.loads(Path(record['report']).read_text())
+    assert report['membership_inference']['ccu']['num_val_same'] > 0
+    table = (bench / 'benchmark.md').read_text()
+    assert '| boston | ccu |' in table and '| dev | visual_retrain_seed1 |' in table
+    # the fleet's verification gate beside the retrain-based judgement, for every model
+    assert [(g['takedown'], g['model']) for g in out['gate']] == [(r['takedown'], r['model']) for r in rows]
+    assert all(isinstance(g['gate'], bool) and g['agree'] == (g['gate'] == g['judgement']) for g in out['gate'])
+    assert 'The verification gate' in table
+    lines = list(csv.reader(io.StringIO((bench / 'benchmark.csv').read_text())))
+    assert len(lines) == 1 + len(rows) and lines[0][:4] == ['takedown', 'kind', 'role', 'model']
+    assert (bench / 'benchmark.png').stat().st_size > 0
+
+    # a rerun trains nothing: the original, retrains, unlearning and relearning are all cached
+    _benchmark(args, wrapper=NO_TRAINING)
+    again = json.loads((bench / 'benchmark.json').read_text())
+    assert again['rows'] == rows and again['gate'] == out['gate']
 
 
 def _figures(camera, fusion=0.5, radar=0.4, retain=0.6, val_other=0.55, membership=0.5, wall=10.0):
