@@ -7,7 +7,8 @@
     python tools/takedown.py redact REQUEST_ID [--quarantine DIR]
     python tools/takedown.py verify               # audit chain, its copies, the models' hashes
 
-State lives in the fleet config's SQLite ledger (--config, default configs/fleet/ccu_fleet.py);
+Every subcommand takes --config (the fleet config, default configs/fleet/ccu_fleet.py) and
+--cfg-options key=value ... after its own arguments. State lives in the config's SQLite ledger;
 docs/takedown.md walks from a request file to a published model and redacted footage. Exit
 status: 0 done, 1 a run not published by the gate or a failed verification, 2 refused input.
 """
@@ -16,26 +17,31 @@ import json
 import sys
 from typing import List, Sequence
 
-from mmengine.config import DictAction
+from ccu_av.utils.cli import CfgOptions
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--config', default='configs/fleet/ccu_fleet.py', help='fleet config')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    # --config and --cfg-options are options of every subcommand, given after it
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument('--config', default='configs/fleet/ccu_fleet.py', help='fleet config')
+    common.add_argument('--cfg-options', nargs='+', action=CfgOptions, default={},
                         help='override the fleet config, e.g. takedown.root=work_dirs/fleet2')
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest='command', required=True)
-    submit = commands.add_parser('submit', help='validate request files and record them as pending')
+    submit = commands.add_parser('submit', parents=[common], help='validate request files and record them as pending')
     submit.add_argument('requests', nargs='+', help='request YAML files')
-    commands.add_parser('run', help='unlearn the pending requests and publish the model if the gate passes')
+    commands.add_parser('run', parents=[common],
+                        help='unlearn the pending requests and publish the model if the gate passes')
     for name, what in (('status', 'counts, the published model and the pending requests'),
                        ('list', 'every request, model version and run')):
-        command = commands.add_parser(name, help=what)
+        command = commands.add_parser(name, parents=[common], help=what)
         command.add_argument('--json', action='store_true', help='print JSON instead of tables')
-    redact = commands.add_parser('redact', help='remove a published request\'s camera files from the dataroot')
+    redact = commands.add_parser('redact', parents=[common],
+                                 help='remove a published request\'s camera files from the dataroot')
     redact.add_argument('request_id')
     redact.add_argument('--quarantine', help='move the files into this folder instead of deleting them')
-    commands.add_parser('verify', help='check the audit chain, its exported copies and the models\' hashes')
+    commands.add_parser('verify', parents=[common],
+                        help='check the audit chain, its exported copies and the models\' hashes')
     return parser.parse_args(argv)
 
 

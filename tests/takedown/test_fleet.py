@@ -109,7 +109,7 @@ def test_submit_validates_against_the_dataset_and_records_nothing_it_refuses(tmp
         assert ledger.request('req-1').content['forget'] == dict(scenes=[boston[0]])
         assert [r.kind for r in ledger.audit_records()] == ['submit']
     # the CLI says the same with exit status 2 and names the file's problem
-    assert takedown_tool.main(['--config', fleet.config.source, 'submit', bad[0]]) == 2
+    assert takedown_tool.main(['submit', bad[0], '--config', fleet.config.source]) == 2
 
 
 @pytest.mark.slow
@@ -186,7 +186,7 @@ def test_run_publishes_behind_the_gate_then_redacts_and_verifies(tmp_path, tiny_
 
     # verify: intact, then a changed audit copy and a changed published model are named
     assert fleet.verify() == []
-    assert takedown_tool.main(['--config', fleet.config.source, 'verify']) == 0
+    assert takedown_tool.main(['verify', '--config', fleet.config.source]) == 0
     copies = sorted(Path(fleet.audit_dir).glob('*-publish.json'))
     content = json.loads(copies[0].read_text())
     content['payload']['record']['flagged']['req-1'] = []
@@ -197,9 +197,9 @@ def test_run_publishes_behind_the_gate_then_redacts_and_verifies(tmp_path, tiny_
     assert any(copies[0].name in p and 'changed' in p for p in problems)
     assert any('model v1' in p and 'no longer hashes' in p for p in problems)
     capsys.readouterr()
-    assert takedown_tool.main(['--config', fleet.config.source, 'verify']) == 1
+    assert takedown_tool.main(['verify', '--config', fleet.config.source]) == 1
     assert '2 problems' in capsys.readouterr().out
-    assert takedown_tool.main(['--config', fleet.config.source, 'list']) == 0
+    assert takedown_tool.main(['list', '--config', fleet.config.source]) == 0
     listing = capsys.readouterr().out
     assert 'req-4' in listing and 'pending' in listing and 'v2' in listing
 
@@ -245,7 +245,7 @@ KILLER = textwrap.dedent('''
             return append(self, kind, payload)
         ledger_module.Ledger._append_audit = killing_append
     import takedown
-    takedown.main(['--config', {config!r}, 'run'])
+    takedown.main(['run', '--config', {config!r}])
 ''')
 
 
@@ -302,7 +302,7 @@ def test_a_corrupted_ledger_is_named_and_never_recreated(tmp_path, tiny_job):
         with pytest.raises(LedgerError, match='ledger.sqlite'):
             command()
     assert Path(fleet.config.ledger).read_bytes() == data[:len(data) // 2]
-    assert takedown_tool.main(['--config', fleet.config.source, 'status']) == 2
+    assert takedown_tool.main(['status', '--config', fleet.config.source]) == 2
 
 
 @pytest.mark.slow
@@ -326,7 +326,7 @@ def test_an_interrupted_redaction_resumes_and_completes(tmp_path, tiny_job):
             return mark(self, request_id, path)
         ledger_module.Ledger.mark_file_redacted = killing_mark
         import takedown
-        takedown.main(['--config', {fleet.config.source!r}, 'redact', 'req-1'])
+        takedown.main(['redact', 'req-1', '--config', {fleet.config.source!r}])
     ''')
     child = subprocess.run([sys.executable, '-c', script], cwd=str(ROOT), capture_output=True, text=True)
     assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
