@@ -265,3 +265,22 @@ def write_tiny() -> Callable:
 @pytest.fixture
 def radar_point_fn() -> Callable:
     return radar_point
+
+
+@pytest.fixture
+def refused(capsys):
+    """``refused(call, *args, match=regex)``: ``call(*args)`` exits with status 2 (a user error of
+    ``ccu_av.utils.cli.user_errors``), its message on stderr matching ``match`` (one line, or a
+    first line and the list it names), no traceback."""
+    import re
+
+    def check(call, *args, match: str) -> str:
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_:
+            call(*args)
+        err = capsys.readouterr().err
+        assert exit_.value.code == 2, err
+        assert re.search(match, err), err
+        assert 'Traceback' not in err and ': error: ' in err.splitlines()[0], err
+        return err
+    return check

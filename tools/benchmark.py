@@ -12,10 +12,9 @@ benchmark.csv, benchmark.json and benchmark.png.
 """
 import argparse
 import os.path as osp
-import sys
 import time
 
-from mmengine.config import DictAction
+from ccu_av.utils.cli import CfgOptions, user_errors
 
 
 def parse_args(argv=None):
@@ -29,7 +28,7 @@ def parse_args(argv=None):
     parser.add_argument('--out', default='work_dirs/benchmark', help='where results and the table go')
     parser.add_argument('--relearn-iters', type=int, nargs='*', default=[0, 10, 30],
                         help='iterations of the relearning check (none: skip it)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptions,
                         help='settings merged into every method config, key=value pairs')
     return parser.parse_args(argv)
 
@@ -42,14 +41,12 @@ def main(argv=None) -> dict:
                                   render_markdown, run_takedown, takedown_rows)
     from ccu_av.utils import atomic_write, write_json_atomic
 
-    try:
+    with user_errors('benchmark'):
         suite = load_suite(args.suite)
         takedowns = suite.pick(args.takedowns, None if args.takedowns or args.role == 'all' else args.role)
-    except (ValueError, FileNotFoundError) as error:
-        sys.exit(f'benchmark: {error}')
-    missing = [m for m in args.methods if not osp.isfile(m)]
-    if missing:
-        sys.exit(f'benchmark: method configs {missing} do not exist')
+        missing = [m for m in args.methods if not osp.isfile(m)]
+        if missing:
+            raise FileNotFoundError(f'method configs {missing} do not exist')
     MMLogger.get_instance('ccu_av', log_level='WARNING')
     start = time.monotonic()
 

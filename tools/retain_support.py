@@ -10,9 +10,8 @@ per-sample weights.
 """
 import argparse
 import collections
-import sys
 
-from mmengine.config import DictAction
+from ccu_av.utils.cli import CfgOptions, user_errors
 
 
 def parse_args(argv=None):
@@ -21,7 +20,7 @@ def parse_args(argv=None):
     parser.add_argument('--takedown', help='a takedown request file (default: the config\'s takedown)')
     parser.add_argument('--quantile', type=float, help='support_quantile (default: the config\'s, else 0.1)')
     parser.add_argument('--json', help='write {token: weight} of every forget sample here')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override settings, key=value pairs')
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptions, help='override settings, key=value pairs')
     return parser.parse_args(argv)
 
 
@@ -38,13 +37,11 @@ def main(argv=None) -> dict:
     from ccu_av.unlearning.support import token_key
     from ccu_av.utils import write_json_atomic
 
-    try:
+    with user_errors('retain_support'):
         cfg = load_job_config(args.config, args.cfg_options)
-    except (FileNotFoundError, ValueError) as error:
-        sys.exit(f'retain_support: {error}')
-    if cfg.model.objective.get('type') != 'CCU':
-        sys.exit(f'retain_support: {args.config} unlearns with {cfg.model.objective.get("type")}; retain '
-                 'support is CCU\'s (model.objective.type=CCU)')
+        if cfg.model.objective.get('type') != 'CCU':
+            raise ValueError(f'{args.config} unlearns with {cfg.model.objective.get("type")}; retain '
+                             'support is CCU\'s (model.objective.type=CCU)')
     if args.takedown:
         cfg.train_dataloader.dataset.takedown = args.takedown
     quantile = args.quantile if args.quantile is not None else cfg.model.objective.get('support_quantile') or 0.1

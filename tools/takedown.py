@@ -17,7 +17,7 @@ import json
 import sys
 from typing import List, Sequence
 
-from ccu_av.utils.cli import CfgOptions
+from ccu_av.utils.cli import CfgOptions, user_errors
 
 
 def parse_args(argv=None):
@@ -49,18 +49,16 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     import ccu_av  # noqa: F401  (registers the modules; installs safe checkpoint loading)
     from mmengine.logging import MMLogger
-    from ccu_av.takedown import (Fleet, LedgerError, LedgerLocked, RequestError, TakedownError,
-                                 load_fleet_config)
-    from ccu_av.utils import CheckpointError
+    from ccu_av.takedown import Fleet, LedgerError, LedgerLocked, TakedownError, load_fleet_config
 
     MMLogger.get_instance('ccu_av', log_level='WARNING')
     try:
-        fleet = Fleet(load_fleet_config(args.config, args.cfg_options), progress=lambda line: print(line, flush=True))
-        return COMMANDS[args.command](fleet, args)
-    except (FileNotFoundError, ValueError, RequestError, LedgerError, LedgerLocked, TakedownError,
-            CheckpointError) as error:
-        print(f'takedown {args.command}: {error}', file=sys.stderr)
-        return 2
+        with user_errors(f'takedown {args.command}', LedgerError, LedgerLocked, TakedownError):
+            fleet = Fleet(load_fleet_config(args.config, args.cfg_options),
+                          progress=lambda line: print(line, flush=True))
+            return COMMANDS[args.command](fleet, args)
+    except SystemExit as exit_:
+        return exit_.code
 
 
 def _submit(fleet, args) -> int:

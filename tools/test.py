@@ -14,14 +14,15 @@ import os.path as osp
 import sys
 import time
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.utils import mkdir_or_exist
 
 from ccu_av.evaluation.modal_eval import evaluate_modes, split_tokens
 from ccu_av.utils import write_json_atomic
 from ccu_av.models.interface import MODALITIES
-from ccu_av.utils.checkpoint import CheckpointError
+from ccu_av.utils.cli import CfgOptions, user_errors
+from ccu_av.utils.cli import load_config as config_file
 
 SET = 'test'  # the one evaluated set: the test dataloader's samples
 
@@ -35,20 +36,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--cache-dir', help='prediction cache: a repeated evaluation reads its '
                         'predictions from here instead of running the model')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options', nargs='+', action=CfgOptions,
         help='override settings of the config, key=value pairs (xxx=yyy format)')
     return parser.parse_args(argv)
 
 
 def load_config(args) -> Config:
     """The config with ``--cfg-options`` merged and its work dir resolved."""
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(f'config {args.config} does not exist')
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint {args.checkpoint} does not exist')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = config_file(args.config, args.cfg_options)
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         './work_dirs', osp.splitext(osp.basename(args.config))[0])
     return cfg
@@ -74,10 +71,10 @@ def run(args) -> str:
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        out = run(args)
-    except (ValueError, TypeError, FileNotFoundError, CheckpointError) as err:
-        print(f'test: error: {err}', file=sys.stderr)
-        return 2
+        with user_errors('test', TypeError):
+            out = run(args)
+    except SystemExit as exit_:
+        return exit_.code
     print(f'metrics written to {out}')
     return 0
 

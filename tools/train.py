@@ -11,13 +11,13 @@ its own initialisation) and DDP is wrapped without ``device_ids``.
 import argparse
 import os
 import os.path as osp
-import sys
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.runner import Runner
 
 from ccu_av.utils import setup_cpu_distributed
+from ccu_av.utils.cli import CfgOptions, load_config, user_errors
 
 
 def parse_args(argv=None):
@@ -28,7 +28,7 @@ def parse_args(argv=None):
         '--resume', nargs='?', type=str, const='auto',
         help='resume from this checkpoint, or from the latest one in the work dir if none given')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options', nargs='+', action=CfgOptions,
         help='override settings of the config, key=value pairs (xxx=yyy format)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -39,9 +39,7 @@ def parse_args(argv=None):
 
 
 def build_cfg(args) -> Config:
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
@@ -55,7 +53,7 @@ def build_cfg(args) -> Config:
         try:
             setup_cpu_distributed(cfg)
         except RuntimeError as error:
-            sys.exit(f'train: {error}')
+            raise ValueError(str(error)) from error
     elif torch.cuda.is_available():
         cfg.env_cfg.dist_cfg = dict(backend='nccl')
     return cfg
@@ -63,7 +61,9 @@ def build_cfg(args) -> Config:
 
 def main(argv=None):
     args = parse_args(argv)
-    runner = Runner.from_cfg(build_cfg(args))
+    with user_errors('train'):
+        cfg = build_cfg(args)
+    runner = Runner.from_cfg(cfg)
     runner.train()
 
 

@@ -11,10 +11,9 @@ through mmengine's Runner, evaluates and reports. The steps are ccu_av.jobs.step
 import argparse
 import json
 import os.path as osp
-import sys
 from dataclasses import asdict
 
-from mmengine.config import DictAction
+from ccu_av.utils.cli import CfgOptions, user_errors
 
 
 def parse_args(argv=None):
@@ -23,7 +22,7 @@ def parse_args(argv=None):
     parser.add_argument('--work-dir', help='where the job writes (default: the config\'s work_dir)')
     parser.add_argument('--resume', action='store_true',
                         help='resume the unlearning run from the latest checkpoint in the work dir')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptions,
                         help='override settings of the config, key=value pairs')
     parser.add_argument('--reference', choices=['visual-retrain', 'full-retrain'],
                         help='also train (once, cached) a reference from scratch: the forget '
@@ -36,33 +35,25 @@ def parse_args(argv=None):
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    if args.launcher != 'none':
-        sys.exit(f'unlearn: --launcher {args.launcher} is refused: multi-process unlearning is not '
-                 'tested yet; run with --launcher none')
-    import ccu_av  # noqa: F401  (registers the modules; installs safe checkpoint loading)
-    from ccu_av.jobs import check_work_dir, claim_work_dir, load_job_config, method_name, steps
-
-    try:
-        cfg = load_job_config(args.config, args.cfg_options)
-    except (FileNotFoundError, ValueError) as error:
-        sys.exit(f'unlearn: {error}')
-    work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-        'work_dirs', osp.splitext(osp.basename(args.config))[0])
-    cfg.work_dir = work_dir
+    from ccu_av.jobs import WorkDirConflict, check_work_dir, claim_work_dir, load_job_config, method_name, steps
 
     # everything that can be checked is checked before the work dir is touched: a failed check
     # leaves it as it was, and a corrected rerun in it proceeds
-    from ccu_av.utils import CheckpointError
-    check_work_dir(work_dir, cfg)
-    if args.resume and not osp.isfile(osp.join(work_dir, 'unlearn', 'last_checkpoint')):
-        sys.exit(f'unlearn: --resume: {work_dir}/unlearn holds no checkpoint to resume from')
-    try:
+    with user_errors('unlearn', WorkDirConflict):
+        if args.launcher != 'none':
+            raise ValueError(f'--launcher {args.launcher} is refused: multi-process unlearning is not '
+                             'tested yet; run with --launcher none')
+        cfg = load_job_config(args.config, args.cfg_options)
+        work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
+            'work_dirs', osp.splitext(osp.basename(args.config))[0])
+        cfg.work_dir = work_dir
+        check_work_dir(work_dir, cfg)
+        if args.resume and not osp.isfile(osp.join(work_dir, 'unlearn', 'last_checkpoint')):
+            raise FileNotFoundError(f'--resume: {work_dir}/unlearn holds no checkpoint to resume from')
         files = steps.data(cfg)
         sets = steps.select(cfg, files)
         original = steps.original(cfg, files)
         steps.check_original(cfg, original)
-    except (FileNotFoundError, ValueError, CheckpointError) as error:
-        sys.exit(f'unlearn: {error}')
     claim_work_dir(work_dir, cfg)
     sets.selection.dump(osp.join(work_dir, 'takedown'))
     unlearned = steps.unlearn(cfg, work_dir, original, resume=args.resume)

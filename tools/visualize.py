@@ -16,7 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-from mmengine.config import DictAction
+from ccu_av.utils.cli import CfgOptions
 
 from ccu_av.utils.checkpoint import CheckpointError
 from ccu_av.visualization import LAYOUTS, PICTURES, HeadlessRenderError, render_scene
@@ -52,7 +52,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--mode', choices=MODES, default='fusion',
                         help='modalities the checkpoints predict with (camera: radar switched off)')
     parser.add_argument('--device', default='cpu')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='config overrides')
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptions, help='config overrides')
     display = parser.add_mutually_exclusive_group()
     display.add_argument('--show', dest='interactive', action='store_true', default=None,
                          help='open the 3D window (default: when DISPLAY is set)')

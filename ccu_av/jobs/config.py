@@ -15,6 +15,7 @@ from mmengine.config import Config
 from ..datasets import TakedownRequest
 from ..evaluation.modal_eval import base_dataset_cfg
 from ..unlearning.paired_data import info_file_of
+from ..utils.cli import load_config
 
 # the keys of the ``job`` section, each read by a job step (configs/_base_/jobs/takedown.py)
 JOB_KEYS = ('synthetic', 'pretrain_config', 'cache_dir', 'retain_eval_scenes_per_location',
@@ -38,11 +39,7 @@ def check_job_config(cfg: Config, source: str = 'the job config') -> None:
 def load_job_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     """The job config of ``path`` with ``cfg_options`` merged in, checked
     (:func:`check_job_config`); ``FileNotFoundError`` / ``ValueError`` name what is wrong."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'config {path} does not exist')
-    cfg = Config.fromfile(path)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    cfg = load_config(path, cfg_options)
     check_job_config(cfg, path)
     return cfg
 

@@ -15,8 +15,7 @@ import os.path as osp
 from dataclasses import dataclass, field
 from typing import Dict, Optional
 
-from mmengine.config import Config
-
+from ..utils.cli import load_config
 from .gate import check_thresholds
 
 FLEET_KEYS = ('root', 'ledger', 'job_config', 'cfg_options', 'gate', 'lock_wait_s', 'pictures')
@@ -42,14 +41,7 @@ def load_fleet_config(path: str, cfg_options: Optional[dict] = None) -> FleetCon
         FileNotFoundError: no such config, or its job config is missing.
         ValueError: no ``takedown`` section, an unknown key, a value of the wrong type.
     """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'fleet config {path} does not exist')
-    try:
-        cfg = Config.fromfile(path)
-    except SyntaxError as error:
-        raise ValueError(f'fleet config {path} is not valid Python: line {error.lineno}: {error.msg}') from error
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    cfg = load_config(path, cfg_options, what='fleet config')
     section = cfg.get('takedown')
     if not isinstance(section, dict):
         raise ValueError(f'fleet config {path} has no `takedown = dict(...)` section (see configs/fleet/)')

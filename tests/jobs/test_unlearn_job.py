@@ -14,7 +14,6 @@ sys.path[:0] = [str(ROOT / 'tools'), str(ROOT / 'tests' / 'models')]
 import unlearn as unlearn_tool  # noqa: E402  (tools/unlearn.py)
 from model_fixtures import tiny_model_cfg  # noqa: E402
 
-from ccu_av.jobs import WorkDirConflict  # noqa: E402
 from ccu_av.utils import load_checkpoint_file  # noqa: E402
 
 IMAGE_SIZE = (24, 40)  # (H, W)
@@ -141,41 +140,42 @@ def test_finetuning_and_a_full_retrain_run_through_the_same_job(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_launcher_is_refused_and_resume_needs_a_checkpoint(tmp_path):
+def test_a_launcher_is_refused_and_resume_needs_a_checkpoint(tmp_path, refused):
     job = write_configs(tmp_path, str(tmp_path / 'data'))
-    with pytest.raises(SystemExit, match='--launcher pytorch is refused'):
-        unlearn_tool.main([job, '--launcher', 'pytorch'])
-    with pytest.raises(SystemExit, match='holds no checkpoint to resume from'):
-        unlearn_tool.main([job, '--work-dir', str(tmp_path / 'run'), '--resume'])
-    with pytest.raises(SystemExit, match=r"unknown job keys \['modes'\]"):
-        unlearn_tool.main([job, '--cfg-options', 'job.modes=[fusion]'])
+    refused(unlearn_tool.main, [job, '--launcher', 'pytorch'], match='^unlearn: error: --launcher pytorch is refused')
+    refused(unlearn_tool.main, [job, '--work-dir', str(tmp_path / 'run'), '--resume'],
+            match='holds no checkpoint to resume from')
+    refused(unlearn_tool.main, [job, '--cfg-options', 'job.modes=[fusion]'], match=r"unknown job keys \['modes'\]")
+    (tmp_path / 'broken.py').write_text('a = 1\nb = (\n')
+    refused(unlearn_tool.main, [str(tmp_path / 'broken.py')], match=r'broken.py: line 2: .* \(not valid Python\)')
+    with pytest.raises(SystemExit) as usage:  # argparse's usage error, naming the pair
+        unlearn_tool.main([job, '--cfg-options', 'job.cache_dir'])
+    assert usage.value.code == 2
 
 
 @pytest.mark.slow
-def test_work_dir_of_another_job_is_refused_before_training(tmp_path):
+def test_work_dir_of_another_job_is_refused_before_training(tmp_path, refused):
     data_root = str(tmp_path / 'data')
     job = write_configs(tmp_path, data_root)
     (tmp_path / 'run').mkdir()
     (tmp_path / 'run' / 'job.json').write_text(json.dumps(dict(config_sha256='0' * 64, takedown='[]')))
-    with pytest.raises(WorkDirConflict, match='holds the results of another job'):
-        unlearn_tool.main([job, '--work-dir', str(tmp_path / 'run')])
+    refused(unlearn_tool.main, [job, '--work-dir', str(tmp_path / 'run')], match='holds the results of another job')
     assert not Path(data_root).exists()  # refused before anything was written
 
 
 @pytest.mark.slow
-def test_a_job_that_fails_its_checks_leaves_the_work_dir_untouched(tmp_path):
+def test_a_job_that_fails_its_checks_leaves_the_work_dir_untouched(tmp_path, refused):
     job = write_configs(tmp_path, str(tmp_path / 'data'))
     work_dir = tmp_path / 'run'
     # a takedown that flags every training scene: refused before the claim
-    with pytest.raises(SystemExit, match='flags every training scene'):
-        unlearn_tool.main([job, '--work-dir', str(work_dir), '--cfg-options',
-                           'train_dataloader.dataset.takedown.locations=[singapore-onenorth,boston-seaport]'])
+    refused(unlearn_tool.main, [job, '--work-dir', str(work_dir), '--cfg-options',
+                                'train_dataloader.dataset.takedown.locations=[singapore-onenorth,boston-seaport]'],
+            match='flags every training scene')
     assert not work_dir.exists()
     # an original of another architecture: refused strictly before anything trains from it
     torch.save({'state_dict': {'not_a_key': torch.zeros(1)}}, tmp_path / 'other.pth')
-    with pytest.raises(SystemExit, match='does not fit CamRadarBEVFusion'):
-        unlearn_tool.main([job, '--work-dir', str(work_dir), '--cfg-options',
-                           f'model.original_checkpoint={tmp_path / "other.pth"}'])
+    refused(unlearn_tool.main, [job, '--work-dir', str(work_dir), '--cfg-options',
+                                f'model.original_checkpoint={tmp_path / "other.pth"}'], match='does not fit CamRadarBEVFusion')
     assert not work_dir.exists()
 
 

@@ -3,8 +3,6 @@ import json
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / 'tests' / 'jobs'))
 
@@ -25,8 +23,7 @@ def test_it_prints_each_flagged_scene_s_forget_weight_and_writes_them(load_tool,
     assert written == out['samples'] and len(written) == 2
 
 
-def test_it_refuses_a_method_without_retain_support(load_tool, tmp_path):
+def test_it_refuses_a_method_without_retain_support(load_tool, tmp_path, refused):
     tool = load_tool('retain_support')
     job = write_configs(tmp_path, str(tmp_path / 'data'), job_config='unlearn/finetune_bevfusion.py')
-    with pytest.raises(SystemExit, match='retain support is CCU'):
-        tool.main([job])
+    refused(tool.main, [job], match='retain support is CCU')
