@@ -36,7 +36,6 @@ from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
 
-
 def rebuild_history_buffer(max_length: int, log_history: np.ndarray,
                            count_history: np.ndarray) -> HistoryBuffer:
     """Rebuild a message-hub ``HistoryBuffer`` from its numbers (its pickled form in ccu_av)."""
@@ -80,7 +79,14 @@ def load_checkpoint_file(path: Union[str, os.PathLike], map_location: Any = 'cpu
         try:
             return torch.load(path, map_location=map_location, weights_only=True)
         except pickle.UnpicklingError as err:
-            detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            # torch names a refused class or function "GLOBAL module.name"; any other unpickling
+            # failure is bytes that are no checkpoint (random, damaged, another pickle dialect)
+            refused = [line.strip() for line in str(err).splitlines() if 'GLOBAL' in line]
+            if not refused:
+                raise CheckpointError(
+                    f'{path} is not a readable torch checkpoint (damaged, or not a checkpoint at all): '
+                    f'{_unpickling_detail(err)}') from err
+            detail = refused[0]
             raise CheckpointError(
                 f'refusing to load checkpoint {path}: it holds objects whose unpickling could run '
                 f'arbitrary code ({detail}). ccu_av loads only tensors, plain Python values and '
@@ -90,6 +96,12 @@ def load_checkpoint_file(path: Union[str, os.PathLike], map_location: Any = 'cpu
             raise CheckpointError(
                 f'{path} is not a readable torch checkpoint (truncated or another format): {err}'
             ) from err
+
+
+def _unpickling_detail(err: BaseException) -> str:
+    """The line of torch's long unpickling message that says what it found."""
+    lines = [line.strip() for line in str(err).splitlines() if 'Unsupported' in line or 'load key' in line]
+    return lines[0] if lines else type(err).__name__
 
 
 def _load_from_local(filename: str, map_location: Any = None) -> Any:

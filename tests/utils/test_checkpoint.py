@@ -46,6 +46,31 @@ def test_checkpoint_needing_arbitrary_code_is_refused(tmp_path):
         load_checkpoint_file(path)
 
 
+class _WritesAMarker:
+    """Unpickling this would run os.system and write a marker file."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return os.system, (f'touch {self.marker}',)
+
+
+def test_a_code_running_pickle_does_not_run_and_random_bytes_are_no_checkpoint(tmp_path):
+    marker = tmp_path / 'ran'
+    path = tmp_path / 'evil.pth'
+    torch.save({'state_dict': {}, 'payload': _WritesAMarker(marker)}, path)
+    with pytest.raises(CheckpointError, match=r'could run arbitrary code \(.*GLOBAL (posix|os)\.system'):
+        load_checkpoint_file(path)
+    assert not marker.exists()
+    # bytes that are no checkpoint are told from a checkpoint holding disallowed objects
+    noise = tmp_path / 'noise.pth'
+    noise.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    with pytest.raises(CheckpointError, match='noise.pth is not a readable torch checkpoint') as info:
+        load_checkpoint_file(noise)
+    assert 'arbitrary code' not in str(info.value)
+
+
 def test_missing_and_truncated_checkpoints_name_the_file(tmp_path):
     with pytest.raises(CheckpointError, match='nothere.pth does not exist'):
         load_checkpoint_file(tmp_path / 'nothere.pth')
