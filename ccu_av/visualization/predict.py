@@ -16,6 +16,7 @@ from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
 from mmengine.utils import import_modules_from_strings
 
+from ..evaluation.modal_eval import base_dataset_cfg
 from ..models.interface import use_modality
 from .boxes import BoxSet
 
@@ -23,13 +24,17 @@ DATALOADERS = ('test_dataloader', 'val_dataloader', 'train_dataloader')
 
 
 def load_config(config: str, cfg_options: Optional[dict] = None) -> Config:
-    """The config with ``cfg_options`` merged, its scope set and its custom imports done."""
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    """The config with ``cfg_options`` merged, its scope set and its custom imports done. A job
+    config (``configs/ccu_bevfusion.py``, ``configs/unlearn/*``) gives its detector's config
+    (``ccu_av.jobs.detector_config``: the detector, the dataset the takedown selects from)."""
+    from ..utils.cli import load_config as config_file
+    cfg = config_file(config, cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmdet3d'))
     if cfg.get('custom_imports'):
         import_modules_from_strings(**cfg['custom_imports'])
+    if 'job' in cfg:
+        from ..jobs.config import detector_config
+        cfg = detector_config(cfg)
     return cfg
 
 
@@ -40,11 +45,11 @@ def find_sample(cfg: Config, sample_token: str, dataloaders: Sequence[str] = DAT
     test_cfg = cfg.test_dataloader.dataset
     searched = []
     for name in dataloaders:
-        if name not in cfg:
+        if not cfg.get(name):  # absent, or None (a job config has no val loader)
             continue
+        source = base_dataset_cfg(cfg[name].dataset)  # the innermost dataset of a wrapper
         ds_cfg = copy.deepcopy(test_cfg)
-        ds_cfg.update(ann_file=cfg[name].dataset.ann_file, data_root=cfg[name].dataset.data_root,
-                      test_mode=True)
+        ds_cfg.update(ann_file=source['ann_file'], data_root=source['data_root'], test_mode=True)
         if ds_cfg['ann_file'] in searched:
             continue
         searched.append(ds_cfg['ann_file'])

@@ -182,3 +182,21 @@ def test_tool_runs_the_project_detector_on_synthetic_data(visualize_tool, tmp_pa
     assert visualize_tool.main(base + ['--checkpoint', str(tmp_path / 'other_model.pth'),
                                        '--out-dir', str(tmp_path / 'bad')]) == 2
     assert not (tmp_path / 'bad').exists()
+
+
+def test_a_job_config_gives_its_detector_and_finds_a_flagged_training_sample(tmp_path):
+    """The README's example: tools/visualize.py --config configs/ccu_bevfusion.py on a flagged
+    training sample (a job config has no val loader and wraps its training dataset)."""
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'jobs'))
+    from test_unlearn_job import write_configs
+
+    from ccu_av.jobs import load_job_config, steps
+    job = write_configs(tmp_path, str(tmp_path / 'data'))
+    files = steps.data(load_job_config(job))
+    flagged = steps.select(load_job_config(job), files).forget[0]
+    cfg = load_config(job)
+    assert cfg.model.type == 'CamRadarBEVFusion' and 'job' not in cfg
+    dataset, index = find_sample(cfg, flagged)
+    assert dataset.get_data_info(index)['token'] == flagged
+    assert dataset.ann_file.endswith('nuscenes_infos_train.pkl')
