@@ -16,6 +16,7 @@ import os
 from mmengine.logging import MMLogger
 
 from ccu_av.datasets.synthetic import NUSCENES_LOCATIONS, SyntheticNuScenesConfig, write_synthetic_nuscenes
+from ccu_av.utils.cli import sigterm_cleans_up, user_errors
 
 _DEFAULT = SyntheticNuScenesConfig()
 
@@ -60,7 +61,8 @@ def main(argv=None) -> dict:
         image_height=args.image_size[1], radar_sweeps_per_interval=args.radar_sweeps,
         radar_return_scale=args.radar_scale, max_range=args.max_range, takedown_location=args.takedown_location,
         private_sites=args.private_sites, site_scenes=args.site_scenes)
-    summary = write_synthetic_nuscenes(args.out, config, seed=args.seed, workers=args.workers)
+    with user_errors('make_synthetic_nuscenes'), sigterm_cleans_up():
+        summary = write_synthetic_nuscenes(args.out, config, seed=args.seed, workers=args.workers)
     brief = {k: v for k, v in summary.items() if k != 'splits'}
     brief['splits'] = {name: len(scenes) for name, scenes in summary['splits'].items()}
     print(json.dumps(brief, indent=1))

@@ -20,6 +20,8 @@ from nuscenes.utils.geometry_utils import transform_matrix
 from nuscenes.utils.splits import get_scenes_of_split, is_predefined_split
 from pyquaternion import Quaternion
 
+from .transforms.radar import check_radar_pcd
+
 CLASSES = ('car', 'truck', 'construction_vehicle', 'bus', 'trailer', 'barrier', 'motorcycle',
            'bicycle', 'pedestrian', 'traffic_cone')
 # mmdet3d's nuScenes attribute order; 'None' for objects without one.
@@ -241,14 +243,29 @@ class _SampleConverter:
         return infos
 
     def check_files(self) -> None:
-        """Raise FileNotFoundError naming every referenced sensor file that is missing."""
+        """Raise FileNotFoundError naming every referenced sensor file that is missing, and
+        ValueError naming every radar .pcd that the loader could not read (its own header and
+        size check, ``check_radar_pcd``), so a bad file fails here and not at training time."""
         missing = [(token, path) for path, token in self.referenced.items()
                    if not osp.isfile(osp.join(self.nusc.dataroot, path))]
         if missing:
-            listed = '\n'.join(f'  {path} (sample_data {token})' for token, path in missing[:10])
-            more = f'\n  ... and {len(missing) - 10} more' if len(missing) > 10 else ''
             raise FileNotFoundError(f'{len(missing)} sensor files referenced by the tables of '
-                                    f'{self.nusc.dataroot} do not exist:\n{listed}{more}')
+                                    f'{self.nusc.dataroot} do not exist:\n{_listed(missing)}')
+        bad = []
+        for path, token in self.referenced.items():
+            if path.endswith('.pcd'):
+                try:
+                    check_radar_pcd(osp.join(self.nusc.dataroot, path))
+                except ValueError as error:
+                    bad.append((token, f'{path}: {str(error).split(": ", 1)[-1]}'))
+        if bad:
+            raise ValueError(f'{len(bad)} radar files of {self.nusc.dataroot} cannot be read:\n{_listed(bad)}')
+
+
+def _listed(items: Sequence[tuple]) -> str:
+    """(sample_data token, what) pairs as indented lines, the first 10 of them."""
+    lines = '\n'.join(f'  {what} (sample_data {token})' for token, what in items[:10])
+    return lines + (f'\n  ... and {len(items) - 10} more' if len(items) > 10 else '')
 
 
 def create_nuscenes_infos(root_path: str, version: str, out_dir: str, info_prefix: str = 'nuscenes',

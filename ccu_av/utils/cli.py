@@ -9,6 +9,7 @@ the traceback through instead. Any other exception is an internal error and keep
 """
 import contextlib
 import os
+import signal
 import sys
 from argparse import ArgumentParser, Namespace
 from typing import Iterator, Optional, Type
@@ -58,3 +59,25 @@ def load_config(path: str, cfg_options: Optional[dict] = None, what: str = 'conf
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     return cfg
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C so that every ``finally`` and ``except
+    BaseException`` cleanup runs (the default action of SIGTERM kills the process with none)."""
+
+
+@contextlib.contextmanager
+def sigterm_cleans_up() -> Iterator[None]:
+    """Inside, SIGTERM raises :class:`Terminated`; the process then exits with status 143 (128 +
+    SIGTERM), as it would have, once the cleanup has run."""
+    def handler(signum, frame):
+        raise Terminated(f'terminated by signal {signum}')
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    except Terminated:
+        print('terminated (SIGTERM); temporary output removed', file=sys.stderr)
+        raise SystemExit(128 + signal.SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, previous)

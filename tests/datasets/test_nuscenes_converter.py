@@ -175,6 +175,18 @@ def test_missing_sensor_file(damaged_root, folder):
     _assert_nothing_written(out)
 
 
+def test_a_radar_file_with_a_corrupt_header_is_named_before_anything_is_written(damaged_root):
+    root, out = damaged_root
+    folder = osp.join(root, 'sweeps', 'RADAR_FRONT')
+    victim = sorted(os.listdir(folder))[3]
+    data = open(osp.join(folder, victim), 'rb').read()
+    with open(osp.join(folder, victim), 'wb') as f:
+        f.write(data.replace(b'FIELDS', b'FIELDZ', 1))
+    with pytest.raises(ValueError, match=f'(?s)1 radar files .* cannot be read.*RADAR_FRONT/{victim}: corrupt .pcd header'):
+        create_nuscenes_infos(root, 'v1.0-tiny', str(out))
+    _assert_nothing_written(out)
+
+
 def test_unknown_version_without_split_file(damaged_root):
     root, out = damaged_root
     os.remove(osp.join(root, 'v1.0-tiny', 'splits.json'))

@@ -53,3 +53,27 @@ def test_command_line_private_sites(tool, tmp_path, capsys):
 def test_command_line_rejects_unknown_location(tool, tmp_path):
     with pytest.raises(SystemExit):
         tool.main(['--out', str(tmp_path / 'x'), '--locations', 'atlantis'])
+
+
+def test_sigterm_while_writing_leaves_no_temporary_folder(tmp_path):
+    """SIGTERM (a job scheduler's stop) cleans up as Ctrl-C does: no hidden temporary dataset."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    out = tmp_path / 'data'
+    child = subprocess.Popen(
+        [sys.executable, str(ROOT / 'tools' / 'make_synthetic_nuscenes.py'), '--out', str(out), '--locations',
+         'boston-seaport', '--takedown-location', 'boston-seaport', '--train-scenes', '40', '--val-scenes', '1',
+         '--samples', '4', '--private-sites', '0', '--workers', '1'],
+        cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob('.data.tmp-*')) and time.monotonic() < deadline and child.poll() is None:
+        time.sleep(0.1)
+    assert list(tmp_path.glob('.data.tmp-*')), 'the writer never started its temporary folder'
+    time.sleep(1.0)  # well inside the writing
+    child.send_signal(signal.SIGTERM)
+    _, err = child.communicate(timeout=120)
+    assert child.returncode == 128 + signal.SIGTERM, err[-2000:]
+    assert 'terminated (SIGTERM)' in err and 'Traceback' not in err
+    assert not out.exists() and not list(tmp_path.glob('.data.tmp-*'))
