@@ -56,7 +56,10 @@ def load_nuscenes(root_path: str, version: str) -> NuScenes:
         raise FileNotFoundError(f'nuScenes tables missing in {table_root}: '
                                 f'{", ".join(t + ".json" for t in missing)}')
     try:
-        return NuScenes(version=version, dataroot=root_path, verbose=False)
+        nusc = NuScenes(version=version, dataroot=root_path, verbose=False)
+    except KeyError as error:  # the devkit indexes some fields while loading: name the record
+        _check_fields({table: _read_table(table_root, table) for table in REQUIRED_FIELDS}, table_root)
+        raise ValueError(f'nuScenes tables of {table_root}: a record lacks the field {error}') from error
     except json.JSONDecodeError:
         # the devkit does not say which table failed to parse: find it (on failure only)
         for table in TABLES:
@@ -68,6 +71,41 @@ def load_nuscenes(root_path: str, version: str) -> NuScenes:
                 raise ValueError(f'nuScenes table {path} is not valid JSON (truncated or corrupt): '
                                  f'{error}') from error
         raise
+    _check_fields({table: getattr(nusc, table) for table in REQUIRED_FIELDS}, table_root)
+    return nusc
+
+
+# the fields of each table the converter reads (the devkit's schema); a record without one would
+# otherwise surface as a bare KeyError in the middle of the conversion
+REQUIRED_FIELDS = dict(
+    scene=('token', 'name', 'log_token', 'first_sample_token'),
+    log=('token', 'logfile', 'location'),
+    sample=('token', 'timestamp', 'scene_token', 'next'),
+    sample_data=('token', 'sample_token', 'ego_pose_token', 'calibrated_sensor_token', 'filename', 'timestamp',
+                 'prev'),
+    ego_pose=('token', 'translation', 'rotation'),
+    calibrated_sensor=('token', 'sensor_token', 'translation', 'rotation', 'camera_intrinsic'),
+    sample_annotation=('token', 'sample_token', 'translation', 'size', 'rotation', 'num_lidar_pts',
+                       'num_radar_pts'),
+)
+
+
+def _read_table(table_root: str, table: str) -> list:
+    with open(osp.join(table_root, f'{table}.json')) as f:
+        return json.load(f)
+
+
+def _check_fields(tables: Dict[str, list], table_root: str) -> None:
+    """ValueError naming the first record of each table that lacks a field the converter reads."""
+    problems = []
+    for table, records in tables.items():
+        for record in records:
+            missing = [key for key in REQUIRED_FIELDS[table] if key not in record]
+            if missing:
+                problems.append(f'{table}.json record {record.get("token", "?")} lacks {missing}')
+                break
+    if problems:
+        raise ValueError(f'nuScenes tables of {table_root} miss fields the converter reads: ' + '; '.join(problems))
 
 
 def resolve_splits(nusc: NuScenes, split_file: Optional[str] = None, train_split: Optional[str] = None,

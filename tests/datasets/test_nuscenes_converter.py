@@ -187,6 +187,18 @@ def test_a_radar_file_with_a_corrupt_header_is_named_before_anything_is_written(
     _assert_nothing_written(out)
 
 
+@pytest.mark.parametrize('table, field', [('ego_pose', 'translation'), ('sample_data', 'calibrated_sensor_token')])
+def test_a_record_without_a_field_the_converter_reads_is_named(damaged_root, table, field):
+    root, out = damaged_root
+    path = osp.join(root, 'v1.0-tiny', f'{table}.json')
+    records = json.load(open(path))
+    del records[2][field]
+    json.dump(records, open(path, 'w'))
+    with pytest.raises(ValueError, match=f"{table}.json record {records[2]['token']} lacks \\['{field}'\\]"):
+        create_nuscenes_infos(root, 'v1.0-tiny', str(out))
+    _assert_nothing_written(out)
+
+
 def test_unknown_version_without_split_file(damaged_root):
     root, out = damaged_root
     os.remove(osp.join(root, 'v1.0-tiny', 'splits.json'))
