@@ -9,6 +9,7 @@ import argparse
 from mmengine.logging import MMLogger
 
 from ccu_av.datasets.nuscenes_converter import create_nuscenes_infos
+from ccu_av.utils.cli import sigterm_cleans_up, user_errors
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -31,9 +32,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> None:
     args = parse_args(argv)
     MMLogger.get_instance('ccu_av', log_level='INFO')
-    paths = create_nuscenes_infos(args.root_path, args.version, args.out_dir, info_prefix=args.info_prefix,
-                                  split_file=args.split_file, train_split=args.train_split,
-                                  val_split=args.val_split, max_radar_sweeps=args.max_radar_sweeps)
+    with user_errors('create_data'), sigterm_cleans_up():
+        paths = create_nuscenes_infos(args.root_path, args.version, args.out_dir, info_prefix=args.info_prefix,
+                                      split_file=args.split_file, train_split=args.train_split,
+                                      val_split=args.val_split, max_radar_sweeps=args.max_radar_sweeps)
     for split, path in paths.items():
         print(f'{split}: {path}')
 
