@@ -8,7 +8,9 @@ For every takedown of the suite (configs/takedowns/suite.py) and method config, 
 visual retrain of each reference seed, the method's unlearning, the relearning check and the
 report are run through the job steps, every result cached (trained models under the job's
 cache_dir, the rest under --out), with one progress line per step. Writes --out/benchmark.md,
-benchmark.csv, benchmark.json and benchmark.png.
+benchmark.csv, benchmark.json and benchmark.png. With --from-records it only writes the table
+of the records earlier runs left under --out (a cached unlearning result is keyed by the
+package's code, so a rerun after a code change unlearns and evaluates again).
 """
 import argparse
 import os.path as osp
@@ -30,6 +32,9 @@ def parse_args(argv=None):
                         help='iterations of the relearning check (none: skip it)')
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptions,
                         help='settings merged into every method config, key=value pairs')
+    parser.add_argument('--from-records', action='store_true',
+                        help='write the table from the records earlier runs left under --out '
+                             '(<out>/<takedown>/record-<method>.json), training and evaluating nothing')
     return parser.parse_args(argv)
 
 
@@ -57,9 +62,13 @@ def main(argv=None) -> dict:
     for method in args.methods:
         for takedown in takedowns:
             progress(f'{method} on {takedown.name} ({takedown.kind}, {takedown.role})')
-            record = run_takedown(method, takedown, suite.reference_seeds, args.out,
-                                  relearn_iters=args.relearn_iters, cfg_options=args.cfg_options,
-                                  progress=progress)
+            if args.from_records:
+                with user_errors('benchmark'):
+                    record = read_record(args.out, method, takedown.name, args.cfg_options)
+            else:
+                record = run_takedown(method, takedown, suite.reference_seeds, args.out,
+                                      relearn_iters=args.relearn_iters, cfg_options=args.cfg_options,
+                                      progress=progress)
             records.append(record)
             rows += [r for r in takedown_rows(record)
                      if r['model_role'] == 'unlearned' or method == args.methods[0]]
@@ -74,6 +83,17 @@ def main(argv=None) -> dict:
     print(table)
     progress(f'done; table in {args.out}/benchmark.md')
     return dict(records=records, rows=rows)
+
+
+def read_record(out: str, method_config: str, takedown: str, cfg_options=None) -> dict:
+    """The record an earlier run of ``method_config`` on ``takedown`` left under ``out``."""
+    from ccu_av.jobs import load_job_config, method_name
+    from ccu_av.utils import read_json
+    path = osp.join(out, takedown, f'record-{method_name(load_job_config(method_config, cfg_options))}.json')
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{path} does not exist: {method_config} was not run on {takedown} with '
+                                f'--out {out}; run without --from-records')
+    return read_json(path, 'run the benchmark without --from-records to write it again')
 
 
 if __name__ == '__main__':

@@ -96,6 +96,14 @@ def test_the_suite_runs_from_one_command_and_a_rerun_reads_every_cache(tmp_path)
     _benchmark(args, wrapper=NO_TRAINING)
     again = json.loads((bench / 'benchmark.json').read_text())
     assert again['rows'] == rows and again['gate'] == out['gate']
+    # the table of the records alone, and a takedown without a record is named
+    (bench / 'benchmark.md').unlink()
+    _benchmark(args + ['--from-records'], wrapper=NO_TRAINING)
+    assert (bench / 'benchmark.md').read_text() == table
+    missing = subprocess.run([sys.executable, str(ROOT / 'tools' / 'benchmark.py')] + args
+                             + ['--from-records', '--out', str(tmp_path / 'empty')],
+                             cwd=str(ROOT), capture_output=True, text=True)
+    assert missing.returncode == 2 and 'dev/record-ccu.json does not exist' in missing.stderr
 
 
 def _figures(camera, fusion=0.5, radar=0.4, retain=0.6, val_other=0.55, membership=0.5, wall=10.0):
