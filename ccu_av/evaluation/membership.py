@@ -18,6 +18,10 @@ judges the forget samples: ``forget_member_rate`` is the share with member proba
 1/2 (the classes weigh equally, so 1/2 is the balanced decision). After good visual unlearning
 the forget samples look like validation samples: their rate falls to ``val_member_rate``.
 
+In a multi-process run the features are computed with the samples sharded over the ranks and
+gathered on every rank (:func:`collect_membership_features`); the attack itself, a small
+deterministic regression, then runs on every rank on the same features.
+
 scikit-learn is not in the stack: the regression (LBFGS in torch), the folds and the AUC
 (Mann-Whitney U with average ranks for ties) are written here.
 """
@@ -35,12 +39,14 @@ from torch import Tensor
 from ccu_av.models.interface import use_modality
 from ccu_av.models.weights import build_detector
 from ccu_av.utils import file_sha256
+from ccu_av.utils.dist import rank_and_world, run_on_rank_zero, run_sharded
 
 from .modal_eval import build_token_loaders, check_sets, evaluation_key, union_tokens
 from .prediction_cache import PredictionCache
 
 LOSS_EPS = 1e-6
 CACHE_MODE = 'camera_membership'  # the prediction cache's mode name for these features
+MEMBERSHIP_SETS = ('forget', 'retain', 'val')  # the sets the attack reads
 
 
 def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -274,6 +280,23 @@ def _compute_membership_features(cfg: Config, model: torch.nn.Module, tokens: Se
     return records
 
 
+def _distributed_membership_features(cfg: Config, model: torch.nn.Module, tokens: List[str],
+                                     cache_dir: Optional[str], pipeline: List[dict],
+                                     checkpoint: str) -> Dict[str, List[dict]]:
+    """:func:`collect_membership_features`' records in a multi-process run: rank 0 reads the
+    cache; what is missing is computed with the samples sharded over the ranks, gathered on
+    every rank (each sample exactly once) and cached by rank 0."""
+    cache = PredictionCache(cache_dir) if cache_dir else None
+    key = evaluation_key(file_sha256(checkpoint), cfg, pipeline) if cache else None
+    records = run_on_rank_zero(lambda: cache.get(key, CACHE_MODE, tokens) if cache else None)
+    if records is None:
+        records = run_sharded(tokens, lambda part: _compute_membership_features(cfg, model, part,
+                                                                                cache=cache is not None))
+        if cache:
+            run_on_rank_zero(cache.put, key, CACHE_MODE, records)
+    return records
+
+
 def collect_membership_features(cfg: Config, checkpoint: str, tokens: Sequence[str],
                                 cache_dir: Optional[str] = None
                                 ) -> Tuple[List[str], Dict[str, Tuple[str, np.ndarray]]]:
@@ -285,13 +308,19 @@ def collect_membership_features(cfg: Config, checkpoint: str, tokens: Sequence[s
         cache_dir: root of the prediction cache: features of a checkpoint already computed for
             these samples are read from it (mode ``camera_membership``); None: always compute.
 
+    In a multi-process run every rank calls this with the same arguments: the samples are
+    sharded over the ranks, rank 0 alone reads and writes the cache, and every rank returns
+    the same features (:func:`_distributed_membership_features`).
+
     Returns:
         ``(feature names, {token: (scene token, (F,) features)})``.
     """
     pipeline = membership_pipeline(cfg)  # a config without one fails before the model is built
     model = build_detector(cfg, checkpoint)  # built in any case: a checkpoint that does not fit fails here
     tokens = list(tokens)
-    if cache_dir:
+    if rank_and_world()[1] > 1:
+        records = _distributed_membership_features(cfg, model, tokens, cache_dir, pipeline, checkpoint)
+    elif cache_dir:
         key = evaluation_key(file_sha256(checkpoint), cfg, pipeline)
         records = PredictionCache(cache_dir).get_or_compute(
             key, CACHE_MODE, tokens, lambda todo: _compute_membership_features(cfg, model, todo, cache=True))
@@ -329,11 +358,11 @@ def membership_inference(cfg: Config, checkpoint: str, sets: Mapping[str, Sequen
     Returns:
         :func:`membership_attack`'s figures plus ``features`` (the loss names used).
     """
-    missing = [name for name in ('forget', 'retain', 'val') if name not in sets]
+    missing = [name for name in MEMBERSHIP_SETS if name not in sets]
     if missing:
         raise ValueError(f'membership inference needs the sets forget, retain and val; missing {missing}')
     same = set(sets.get('val_same') or ())
-    sets = check_sets({name: sets[name] for name in ('forget', 'retain', 'val')})
+    sets = check_sets({name: sets[name] for name in MEMBERSHIP_SETS})
     names, by_token = collect_membership_features(cfg, checkpoint, union_tokens(sets), cache_dir)
 
     def rows(name: str) -> Tuple[np.ndarray, List[str]]:

@@ -7,6 +7,10 @@ The evaluation key is the sha256 of the checkpoint's sha256 together with the mo
 pipeline configs, so the same weights under another architecture or pipeline are not served
 stale predictions.
 
+In a multi-process run (``torch.distributed`` initialised, several ranks) :func:`predict_checkpoint`
+shards the samples over the ranks and gathers them on every rank; rank 0 alone reads and writes
+the cache (``docs/distributed.md``).
+
 Model, datasets and dataloaders are built from the config through mmengine/mmdet3d registries;
 the detector is driven only through the modal interface (``ccu_av.models.interface``).
 """
@@ -22,11 +26,12 @@ from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmengine.utils import ProgressBar
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader, SequentialSampler, Subset
 
 from ccu_av.models.interface import MODALITIES, use_modality
 from ccu_av.models.weights import build_detector
 from ccu_av.utils import file_sha256
+from ccu_av.utils.dist import rank_and_world, run_on_rank_zero, run_sharded, shard
 
 from .nusc_format import lidar_boxes_to_nusc, lidar_poses_from_nusc
 from .nusc_subset_eval import NuScenesSubsetEvaluator, Predictions
@@ -93,7 +98,8 @@ def build_token_loaders(cfg: Config, tokens: Sequence[str], loader_key: str = 't
 
     The dataset of ``cfg[loader_key]`` (its pipeline and settings) is built once per info file
     (default: the train and test dataloaders' ``ann_file``), and the requested samples are taken
-    from it in the order of ``tokens``; each sample is read once.
+    from it in the order of ``tokens``; each sample is read once, by the process that iterates
+    the loader (no rank sharding here: :func:`predict_checkpoint` shards the tokens).
 
     Raises:
         ValueError: a token is in none of the info files.
@@ -115,9 +121,11 @@ def build_token_loaders(cfg: Config, tokens: Sequence[str], loader_key: str = 't
         found = [token for token in remaining if token in index]
         remaining = [token for token in remaining if token not in index]
         if found:
+            subset = Subset(dataset, [index[token] for token in found])
             loaders.append(Runner.build_dataloader(dict(
-                dataset=Subset(dataset, [index[token] for token in found]),
-                sampler=dict(type='DefaultSampler', shuffle=False),
+                # every sample of the subset, in order, on whichever rank builds it (mmengine's
+                # DefaultSampler would keep only this rank's share in a multi-process run)
+                dataset=subset, sampler=SequentialSampler(subset),
                 batch_size=batch_size or template.get('batch_size', 1),
                 num_workers=template.get('num_workers', 0),
                 collate_fn=dict(type='pseudo_collate'))))
@@ -177,6 +185,13 @@ def predict_checkpoint(cfg: Config, checkpoint: str, tokens: Sequence[str],
     The model is built and the checkpoint loaded strictly in any case (a checkpoint that does
     not fit the config fails here); only modes missing from the cache are run.
 
+    In a multi-process run (a process group of several ranks, ``ccu_av.utils.dist``) every rank
+    calls this with the same arguments: rank 0 reads the cache; the missing modes are run with
+    ``tokens`` split over the ranks (:func:`~ccu_av.utils.dist.shard`: contiguous, no sample
+    twice), each rank predicting its share; the shares are gathered on every rank, checked to
+    hold each token exactly once, and rank 0 alone writes the cache. Every rank returns the same
+    result. In a single process it is the plain single pass.
+
     Returns:
         ``(checkpoint sha256, {mode: predictions})``.
     """
@@ -188,21 +203,32 @@ def predict_checkpoint(cfg: Config, checkpoint: str, tokens: Sequence[str],
     model = build_detector(cfg, checkpoint)
     key = evaluation_key(checkpoint_sha, cfg)
     cache = PredictionCache(cache_dir) if cache_dir else None
-    predictions = {mode: cache.get(key, mode, tokens) if cache else None for mode in modes}
+    predictions = run_on_rank_zero(
+        lambda: {mode: cache.get(key, mode, tokens) if cache else None for mode in modes})
     missing = [mode for mode, cached in predictions.items() if cached is None]
     if missing:
-        logger.info(f'running {checkpoint} in modes {missing} on {len(tokens)} samples')
-        evaluator = evaluator_of(cfg)
-        loaders = build_token_loaders(cfg, tokens, batch_size=1)
-        class_names = loaders[0].dataset.dataset.metainfo['classes']
-        computed = predict_modes(model, loaders, missing, evaluator, class_names)
+        rank, world = rank_and_world()
+        shared = f' ({len(shard(tokens, rank, world))} on this rank of {world})' if world > 1 else ''
+        logger.info(f'running {checkpoint} in modes {missing} on {len(tokens)} samples{shared}')
+        by_token = run_sharded(tokens, lambda part: _predict_tokens(cfg, model, part, missing))
+        computed = {mode: {token: by_token[token][mode] for token in by_token} for mode in missing}
+        if cache:
+            run_on_rank_zero(lambda: [cache.put(key, mode, computed[mode]) for mode in missing])
         for mode in missing:
-            if cache:
-                cache.put(key, mode, computed[mode])
             predictions[mode] = {token: computed[mode][token] for token in tokens}
     else:
         logger.info(f'predictions of {checkpoint} in modes {list(modes)} read from the cache')
     return checkpoint_sha, predictions
+
+
+def _predict_tokens(cfg: Config, model: torch.nn.Module, tokens: List[str],
+                    modes: Sequence[str]) -> Dict[str, Dict[str, List[dict]]]:
+    """``{token: {mode: boxes}}`` of :func:`predict_modes` on ``tokens``, in the loaders' order."""
+    evaluator = evaluator_of(cfg)
+    loaders = build_token_loaders(cfg, tokens, batch_size=1)
+    class_names = loaders[0].dataset.dataset.metainfo['classes']
+    computed = predict_modes(model, loaders, modes, evaluator, class_names)
+    return {token: {mode: computed[mode][token] for mode in modes} for token in computed[modes[0]]}
 
 
 def evaluate_modes(cfg: Config, checkpoint: str, sets: Mapping[str, Sequence[str]],

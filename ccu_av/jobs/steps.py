@@ -17,7 +17,7 @@ import os.path as osp
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import mmengine
 from mmengine.config import Config
@@ -29,8 +29,11 @@ from ..datasets import (REDACTION_FILE, TakedownSelection, create_nuscenes_infos
 from ..datasets.synthetic import (META_FILE, SyntheticNuScenesConfig, TRAIN_SPLIT, VAL_SPLIT,
                                   write_synthetic_nuscenes)
 from ..evaluation import report_checkpoints
+from ..evaluation.membership import MEMBERSHIP_SETS, collect_membership_features
+from ..evaluation.modal_eval import check_sets, predict_checkpoint, union_tokens
 from ..models.weights import build_detector
 from ..utils import export_weights, file_sha256, read_json, release_dataloader_workers, write_json_atomic
+from ..utils.dist import configure_runner, rank_and_world, run_on_rank_zero
 from .config import data_settings, detector_config, pretrain_config, takedown_request
 
 REFERENCES = ('visual-retrain', 'full-retrain')
@@ -234,15 +237,28 @@ def reference(cfg: Config, files: DataFiles, sets: TakedownSets, kind: str = 'vi
     return cached_training(retrain, cfg.job.cache_dir, name, files.training_content())
 
 
-def unlearn(cfg: Config, work_dir: str, original_model: TrainedModel, resume: bool = False) -> TrainedModel:
+def unlearn(cfg: Config, work_dir: str, original_model: TrainedModel, resume: bool = False,
+            launcher: str = 'none') -> TrainedModel:
     """Run the configured unlearning model from ``original_model`` through mmengine's Runner in
-    ``work_dir/unlearn``; the student's weights go to ``work_dir/unlearned.pth``."""
+    ``work_dir/unlearn``; the student's weights go to ``work_dir/unlearned.pth``.
+
+    With a ``launcher`` (the process group already initialised, ``ccu_av.utils.dist``) every rank
+    calls this: the Runner wraps the model in DDP, each rank trains on its own retain and forget
+    shards, and rank 0 alone exports the student, the others waiting; every rank returns the
+    same :class:`TrainedModel` (rank 0's wall time; ``samples_seen`` counts the retain samples
+    of all ranks: iterations x batch size x world size).
+    """
     run = cfg.copy()
     run.pop('job')
     run.work_dir = osp.join(work_dir, 'unlearn')
     run.model.original_checkpoint = original_model.checkpoint
     run.load_from = None
     run.resume = resume
+    if launcher != 'none' and 'find_unused_parameters' not in run:
+        # an objective need not reach every trainable parameter (CCU leaves the camera branch's
+        # auxiliary heads without a gradient), which DDP refuses unless told to look for them
+        run.find_unused_parameters = True
+    configure_runner(run, launcher)
     if resume and not osp.isfile(osp.join(run.work_dir, 'last_checkpoint')):
         raise FileNotFoundError(f'--resume: {run.work_dir} holds no checkpoint to resume from')
     start = time.monotonic()
@@ -252,10 +268,15 @@ def unlearn(cfg: Config, work_dir: str, original_model: TrainedModel, resume: bo
     release_dataloader_workers(runner)
     model = getattr(runner.model, 'module', runner.model)
     path = osp.join(work_dir, 'unlearned.pth')
-    export_weights(model.student, path, dict(name=method_name(cfg), iters=runner.iter,
-                                             original=osp.abspath(original_model.checkpoint)))
-    return TrainedModel(checkpoint=path, checkpoint_sha256=file_sha256(path), wall_time_s=wall,
-                        samples_seen=runner.iter * run.train_dataloader.batch_size)
+    samples_seen = runner.iter * run.train_dataloader.batch_size * runner.world_size
+
+    def export() -> TrainedModel:
+        export_weights(model.student, path, dict(name=method_name(cfg), iters=runner.iter,
+                                                 original=osp.abspath(original_model.checkpoint)))
+        return TrainedModel(checkpoint=path, checkpoint_sha256=file_sha256(path), wall_time_s=wall,
+                            samples_seen=samples_seen)
+
+    return run_on_rank_zero(export)
 
 
 def method_name(cfg: Config) -> str:
@@ -266,12 +287,19 @@ def method_name(cfg: Config) -> str:
 def report(cfg: Config, models: Mapping[str, Tuple[str, TrainedModel]], sets: TakedownSets,
            out_dir: str, config_path: Optional[str] = None) -> Dict[str, str]:
     """Evaluate ``models`` (name -> (role, model)) on the report's sets in every mode, with the
-    membership attack, and write ``report.json``, ``report.md`` and ``report.png`` to ``out_dir``."""
+    membership attack, and write ``report.json``, ``report.md`` and ``report.png`` to ``out_dir``.
+
+    In a multi-process run every rank calls this: the models' predictions and membership
+    features are computed with the samples sharded over the ranks and cached by rank 0
+    (:func:`warm_prediction_cache`); rank 0 then builds and writes the report from the cache
+    alone, the others waiting, and every rank returns its paths."""
     entries = {name: dict(asdict(model), role=role) for name, (role, model) in models.items()}
-    return report_checkpoints(
-        detector_config(cfg), entries, sets.eval_sets(), out_dir,
-        cache_dir=prediction_cache_dir(cfg), config_path=config_path,
-        membership=cfg.job.get('membership', True),
+    membership = cfg.job.get('membership', True)
+    if rank_and_world()[1] > 1:
+        warm_prediction_cache(cfg, [model.checkpoint for _, model in models.values()], sets, membership)
+    return run_on_rank_zero(
+        report_checkpoints, detector_config(cfg), entries, sets.eval_sets(), out_dir,
+        cache_dir=prediction_cache_dir(cfg), config_path=config_path, membership=membership,
         membership_kwargs=cfg.job.get('membership_kwargs', None))
 
 
@@ -298,14 +326,9 @@ def cached_training(cfg: Config, cache_root: str, name: str, data_files: List[st
     training data files, so a changed config or dataset trains anew.
     """
     logger = MMLogger.get_current_instance()
-    digest = hashlib.sha256()
+    entry_dir = training_cache_entry(cfg, cache_root, name, data_files)
+    key = entry_dir.rsplit('-', 1)[1]
     cfg = cfg.copy()
-    cfg.work_dir = None
-    digest.update(cfg.pretty_text.encode())
-    for path in data_files:
-        digest.update(file_sha256(path).encode())
-    key = digest.hexdigest()[:16]
-    entry_dir = osp.join(cache_root, f'{name}-{key}')
     entry_file = osp.join(entry_dir, 'entry.json')
     cached = cached_model(entry_file)
     if cached is not None:
@@ -330,3 +353,43 @@ def cached_training(cfg: Config, cache_root: str, name: str, data_files: List[st
         if file_name.endswith('.pth'):
             os.remove(osp.join(run_dir, file_name))
     return model
+
+
+def warm_prediction_cache(cfg: Config, checkpoints: Sequence[str], sets: TakedownSets,
+                          membership: bool = True) -> None:
+    """Predictions (every mode) and, with ``membership``, camera membership features of each
+    checkpoint on the report's samples, computed with the samples sharded over the ranks and
+    written to the job's prediction cache by rank 0, so that the report, built on rank 0
+    alone, reads them from the cache. Every rank calls this; in a single process it is one
+    pass of each, as the report would make."""
+    detector = detector_config(cfg)
+    eval_sets = check_sets(sets.eval_sets())
+    cache_dir = prediction_cache_dir(cfg)
+    for checkpoint in checkpoints:
+        predict_checkpoint(detector, checkpoint, union_tokens(eval_sets), cache_dir=cache_dir)
+        if membership:
+            collect_membership_features(detector, checkpoint,
+                                        union_tokens({k: eval_sets[k] for k in MEMBERSHIP_SETS}), cache_dir)
+
+
+def cached_original(cfg: Config, files: DataFiles) -> Optional[TrainedModel]:
+    """The original :func:`original` would return, without training it: the configured
+    ``model.original_checkpoint``, or the cached pretraining; None when it would have to be
+    pretrained (what a multi-process job refuses to do while its other ranks wait)."""
+    if cfg.model.get('original_checkpoint'):
+        return original(cfg, files)
+    entry_dir = training_cache_entry(pretrain_config(cfg), cfg.job.cache_dir, 'original',
+                                     files.training_content())
+    return cached_model(osp.join(entry_dir, 'entry.json'))
+
+
+def training_cache_entry(cfg: Config, cache_root: str, name: str, data_files: List[str]) -> str:
+    """The cache folder :func:`cached_training` keeps the training of ``cfg`` in: the key is the
+    sha256 of the configuration text (less its work dir) and of the training data files."""
+    digest = hashlib.sha256()
+    cfg = cfg.copy()
+    cfg.work_dir = None
+    digest.update(cfg.pretty_text.encode())
+    for path in data_files:
+        digest.update(file_sha256(path).encode())
+    return osp.join(cache_root, f'{name}-{digest.hexdigest()[:16]}')

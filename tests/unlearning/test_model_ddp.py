@@ -53,6 +53,8 @@ def _rank(rank: int, port: int, original: str, out_dir: str) -> None:
         wrapped = MMDistributedDataParallel(model, device_ids=None, broadcast_buffers=False)
         grads = gradients_of_a_step(model, rank_batch(toy_pairs(), rank), wrapped)
         torch.save(grads, os.path.join(out_dir, f'rank{rank}.pth'))
+        # rank 0 hosts the store: leaving before rank 1 is done with it can leave rank 1 waiting
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
