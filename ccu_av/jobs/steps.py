@@ -186,9 +186,30 @@ def select(cfg: Config, files: DataFiles, out_dir: Optional[str] = None) -> Take
     if empty:
         raise ValueError(f'the takedown {selection.request} leaves the report sets {empty} empty '
                          '(val_other is empty when the takedown touches every location)')
+    _check_membership_folds(cfg, sets, train + val)
     if out_dir is not None:
         selection.dump(out_dir)
     return sets
+
+
+def _check_membership_folds(cfg: Config, sets: TakedownSets, records: List[dict]) -> None:
+    """The membership attack's scene folds need that many scenes of members (``retain_eval``)
+    and of non-members (``val``): refused here, before anything trains, not at the report."""
+    if not cfg.job.get('membership', True):
+        return
+    kwargs = dict(cfg.job.get('membership_kwargs') or {})
+    folds = int(kwargs.get('folds', 5))
+    if not kwargs.get('group_by_scene', True):
+        counts = dict(retain=len(sets.retain_eval), val=len(sets.val))
+    else:
+        scene_of = {r['token']: r['scene_name'] for r in records}
+        counts = {name: len({scene_of[t] for t in tokens})
+                  for name, tokens in (('retain', sets.retain_eval), ('val', sets.val))}
+    short = {name: n for name, n in counts.items() if n < folds}
+    if short:
+        raise ValueError(f'the membership attack\'s {folds} folds need at least {folds} scenes in the report\'s '
+                         f'retain and val sets, got {short}; raise job.retain_eval_scenes_per_location or '
+                         'lower job.membership_kwargs.folds')
 
 
 def _records(info_file: str) -> List[dict]:

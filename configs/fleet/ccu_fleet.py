@@ -1,12 +1,13 @@
 # Fleet privacy takedowns with CCU (tools/takedown.py, docs/takedown.md): every `run` unlearns the
 # pending requests from the published model with the main job's CCU, evaluates it on a reduced
-# report (one retain scene per location, the first 6 flagged scenes) and publishes it only if
+# report (two retain scenes per location: the membership attack's 5 scene folds need 5 or more;
+# the first 6 flagged scenes) and publishes it only if
 # the verification gate passes.
 takedown = dict(
     root='work_dirs/fleet',
     ledger=None,  # <root>/ledger.sqlite; point it at shared storage for a fleet (docs/takedown.md)
     job_config='configs/ccu_bevfusion.py',
-    cfg_options={'job.retain_eval_scenes_per_location': 1, 'job.forget_eval_scenes': 6},
+    cfg_options={'job.retain_eval_scenes_per_location': 2, 'job.forget_eval_scenes': 6},
     # thresholds of ccu_av/takedown/gate.py, chosen on the development takedown (docs/takedown.md)
     gate=dict(camera_forget_gap_max=0.0, camera_forget_gap_min=-0.08, radar_retention_min=0.95,
               fusion_retain_min=0.97, fusion_val_other_min=0.92, membership_auc_max=0.45),

@@ -196,11 +196,11 @@ def _two_location_infos(tmp_path, train_scenes_per_location: int):
     return DataFiles(train_info=infos['train'], val_info=infos['val'])
 
 
-def _job(takedown: dict, retain_eval_scenes_per_location=1, forget_eval_scenes=None) -> Config:
+def _job(takedown: dict, retain_eval_scenes_per_location=1, forget_eval_scenes=None, membership=False) -> Config:
     """The parts of a job config that the select step reads."""
     return Config(dict(
         job=dict(retain_eval_scenes_per_location=retain_eval_scenes_per_location,
-                 forget_eval_scenes=forget_eval_scenes),
+                 forget_eval_scenes=forget_eval_scenes, membership=membership),
         train_dataloader=dict(dataset=dict(type='UnlearningDataset', takedown=takedown))))
 
 
@@ -244,3 +244,12 @@ def test_a_takedown_that_touches_every_location_leaves_no_val_other_and_is_refus
     with pytest.raises(ValueError, match=r"report sets \['val_other'\] empty"):
         steps.select(_job(dict(scenes=first_of_each)), files, str(tmp_path / 't'))
     assert not (tmp_path / 't').exists()
+
+
+def test_too_few_scenes_for_the_membership_attacks_folds_is_refused_at_selection(tmp_path):
+    """Caught before anything trains (a fleet run once found it only at its report)."""
+    from ccu_av.jobs import steps
+    infos = _two_location_infos(tmp_path, train_scenes_per_location=3)
+    request = dict(locations=['boston-seaport'])
+    with pytest.raises(ValueError, match=r"5 folds need at least 5 scenes .*'retain': 1, 'val': 2.*retain_eval_scenes_per_location"):
+        steps.select(_job(request, membership=True), infos)
