@@ -120,15 +120,22 @@ class TakedownSelection:
                                        for k, v in content.items()})
 
 
-def records_from_info_file(info_file: str) -> List[dict]:
-    """Per-sample records (``RECORD_KEYS``) of an info file written by tools/create_data.py."""
+def records_from_info_file(info_file: str, with_pose: bool = False) -> List[dict]:
+    """Per-sample records (``RECORD_KEYS``) of an info file written by tools/create_data.py;
+    ``with_pose``: also the ego position ``x``, ``y`` (metres, the location's map frame, from
+    ``ego2global``) that a fleet request's geofences test."""
     if not osp.isfile(info_file):
         raise FileNotFoundError(f'info file {info_file} does not exist')
     data_list = mmengine.load(info_file)['data_list']
-    missing = [k for k in RECORD_KEYS if data_list and k not in data_list[0]]
+    wanted = RECORD_KEYS + (('ego2global',) if with_pose else ())
+    missing = [k for k in wanted if data_list and k not in data_list[0]]
     if missing:
         raise ValueError(f'info file {info_file} lacks {missing}: rewrite it with tools/create_data.py')
-    return [{k: info[k] for k in RECORD_KEYS} for info in data_list]
+    records = [{k: info[k] for k in RECORD_KEYS} for info in data_list]
+    if with_pose:
+        for record, info in zip(records, data_list):
+            record.update(x=float(info['ego2global'][0][3]), y=float(info['ego2global'][1][3]))
+    return records
 
 
 def records_from_nuscenes(nusc, scene_names: Iterable[str]) -> List[dict]:

@@ -44,16 +44,9 @@ class TakedownError(RuntimeError):
 
 
 def pose_records(info_file: str) -> List[dict]:
-    """The training samples' selection records (``records_from_info_file``) with the ego
-    position ``x``, ``y`` (metres, the location's map frame) that geofences test."""
-    records = records_from_info_file(info_file)
-    for record, info in zip(records, mmengine.load(info_file)['data_list']):
-        pose = info.get('ego2global')
-        if pose is None:
-            raise ValueError(f'info file {info_file}: sample {record["token"]} has no ego2global pose; '
-                             'rewrite it with tools/create_data.py')
-        record.update(x=float(pose[0][3]), y=float(pose[1][3]))
-    return records
+    """The training samples' selection records with the ego position ``x``, ``y`` that
+    geofences test (``records_from_info_file(..., with_pose=True)``)."""
+    return records_from_info_file(info_file, with_pose=True)
 
 
 class Fleet:
