@@ -35,6 +35,9 @@ def parse_args(argv=None):
     parser.add_argument('--from-records', action='store_true',
                         help='write the table from the records earlier runs left under --out '
                              '(<out>/<takedown>/record-<method>.json), training and evaluating nothing')
+    parser.add_argument('--references-only', action='store_true',
+                        help='train (or find cached) the original and the visual retrains of the takedowns '
+                             'and stop: no method is run and no table written')
     return parser.parse_args(argv)
 
 
@@ -43,7 +46,8 @@ def main(argv=None) -> dict:
     import ccu_av  # noqa: F401  (registers the modules)
     from mmengine.logging import MMLogger
     from ccu_av.benchmark import (gate_rows, load_suite, plot_suite, render_csv, render_gate_markdown,
-                                  render_markdown, run_takedown, takedown_rows)
+                                  render_markdown, run_takedown, takedown_config, takedown_rows,
+                                  train_references)
     from ccu_av.utils import atomic_write, write_json_atomic
 
     with user_errors('benchmark'):
@@ -58,6 +62,13 @@ def main(argv=None) -> dict:
     def progress(line: str) -> None:
         print(f'[{time.monotonic() - start:6.0f} s] {line}', flush=True)
 
+    if args.references_only:
+        for takedown in takedowns:
+            cfg = takedown_config(args.methods[0], takedown, args.cfg_options)
+            train_references(cfg, takedown, suite.reference_seeds, osp.join(args.out, takedown.name),
+                             lambda step: progress(f'[{takedown.name}] {step}'))
+        progress('references trained')
+        return dict(records=[], rows=[])
     records, rows, gates = [], [], []
     for method in args.methods:
         for takedown in takedowns:

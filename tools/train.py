@@ -17,6 +17,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from ccu_av.utils import setup_cpu_distributed
+from ccu_av.utils.dist import default_find_unused_parameters
 from ccu_av.utils.cli import CfgOptions, load_config, user_errors
 
 
@@ -45,10 +46,14 @@ def build_cfg(args) -> Config:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if args.resume is not None:
+        check_resume(cfg, args.resume)
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
+    if args.launcher != 'none':
+        default_find_unused_parameters(cfg)  # modality dropout runs one branch alone on some iterations
     if args.launcher == 'pytorch' and not torch.cuda.is_available():
         try:
             setup_cpu_distributed(cfg)
@@ -57,6 +62,25 @@ def build_cfg(args) -> Config:
     elif torch.cuda.is_available():
         cfg.env_cfg.dist_cfg = dict(backend='nccl')
     return cfg
+
+
+def check_resume(cfg: Config, resume: str) -> None:
+    """Refuse ``--resume`` without a checkpoint to resume from (mmengine would log "resumed from
+    None" and train from scratch) or with one that does not fit the configured model (mmengine
+    loads it non-strictly and trains a partly random model): the checkpoint is loaded strictly
+    into ``cfg.model`` first."""
+    from ccu_av.models.weights import build_detector
+    if resume == 'auto':
+        marker = osp.join(cfg.work_dir, 'last_checkpoint')
+        if not osp.isfile(marker):
+            raise FileNotFoundError(f'--resume: {cfg.work_dir} holds no checkpoint to resume from (no '
+                                    'last_checkpoint); drop --resume to train from scratch, or name the '
+                                    'checkpoint: --resume CKPT')
+        with open(marker) as f:
+            resume = f.read().strip()
+    if not osp.isfile(resume):
+        raise FileNotFoundError(f'--resume: checkpoint {resume} does not exist')
+    build_detector(cfg, resume)
 
 
 def main(argv=None):

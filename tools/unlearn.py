@@ -49,7 +49,8 @@ def parse_args(argv=None):
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    from ccu_av.jobs import WorkDirConflict, claim_work_dir, load_job_config, method_name, steps
+    from ccu_av.jobs import (WorkDirConflict, claim_work_dir, complete_work_dir, load_job_config, method_name,
+                             steps)
 
     # everything that can be checked is checked before the work dir is touched: a failed check
     # leaves it as it was, and a corrected rerun in it proceeds. With a launcher every rank loads
@@ -62,14 +63,23 @@ def main(argv=None) -> dict:
         cfg.work_dir = work_dir
         init_launcher(args.launcher, cfg)
         files, sets, original = run_on_rank_zero(validate, args, cfg, work_dir)
-    run_on_rank_zero(claim_work_dir, work_dir, cfg)
-    run_on_rank_zero(sets.selection.dump, osp.join(work_dir, 'takedown'))
-    unlearned = steps.unlearn(cfg, work_dir, original, resume=args.resume, launcher=args.launcher)
-    models = dict(original=('original', original), **{method_name(cfg): ('unlearned', unlearned)})
-    if args.reference:
-        name = args.reference.replace('-', '_')
-        models[name] = (name, steps.reference(cfg, files, sets, args.reference))
-    report = steps.report(cfg, models, sets, osp.join(work_dir, 'report'), config_path=args.config)
+    # rank 0 holds the work dir's lock until the job ends; job.json says "running" until the
+    # report is written, so that a corrected job may take over what a failed one left
+    locks = []
+    with user_errors('unlearn', WorkDirConflict):
+        run_on_rank_zero(lambda: locks.append(claim_work_dir(work_dir, cfg)))
+    try:
+        run_on_rank_zero(sets.selection.dump, osp.join(work_dir, 'takedown'))
+        unlearned = steps.unlearn(cfg, work_dir, original, resume=args.resume, launcher=args.launcher)
+        models = dict(original=('original', original), **{method_name(cfg): ('unlearned', unlearned)})
+        if args.reference:
+            name = args.reference.replace('-', '_')
+            models[name] = (name, steps.reference(cfg, files, sets, args.reference))
+        report = steps.report(cfg, models, sets, osp.join(work_dir, 'report'), config_path=args.config)
+        run_on_rank_zero(complete_work_dir, work_dir)
+    finally:
+        for lock in locks:
+            lock.release()
     if is_rank_zero():
         print(headline_table(report['json']))
     return dict(sets=sets, report=report,
@@ -77,8 +87,8 @@ def main(argv=None) -> dict:
 
 
 def validate(args, cfg, work_dir: str):
-    """The job's checks before its work dir is claimed, in order: the work dir, ``--resume``, the
-    data, the takedown's sets, the original model and its fit to the detector.
+    """The job's checks before its work dir is claimed, in order: the work dir, the method (its
+    objective, frozen modules and hooks built from the config), ``--resume``, the data, the takedown's sets, the original model and its fit to the detector.
 
     With a launcher (run on rank 0 while the other ranks wait) nothing long is started: the
     dataset and its info files must exist and the original model must be configured or cached,
@@ -92,6 +102,7 @@ def validate(args, cfg, work_dir: str):
     from ccu_av.jobs.config import data_settings
 
     check_work_dir(work_dir, cfg)
+    steps.check_method(cfg)
     if args.resume and not osp.isfile(osp.join(work_dir, 'unlearn', 'last_checkpoint')):
         raise FileNotFoundError(f'--resume: {work_dir}/unlearn holds no checkpoint to resume from')
     single = f'run the single-process job once first (python tools/unlearn.py {args.config})'

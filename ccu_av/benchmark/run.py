@@ -55,6 +55,20 @@ def cached_unlearn(cfg: Config, out_dir: str, original: steps.TrainedModel,
     return model
 
 
+def train_references(cfg: Config, takedown: SuiteTakedown, seeds: Sequence[int], out_dir: str,
+                     say: Callable[[str], None]):
+    """The takedown's sets, the original and the visual retrain of every seed (each trained once,
+    then read from the job's cache): ``(sets, {name: (role, TrainedModel)})``."""
+    files = steps.data(cfg)
+    sets = steps.select(cfg, files, osp.join(out_dir, 'selection'))
+    say(f'{len(sets.forget)} forget / {len(sets.retain)} retain samples; original')
+    models = {'original': ('original', steps.original(cfg, files))}
+    for seed in seeds:
+        say(f'visual retrain, seed {seed} (about 15 min once, then cached)')
+        models[f'visual_retrain_seed{seed}'] = ('visual_retrain', steps.reference(cfg, files, sets, 'visual-retrain', seed))
+    return sets, models
+
+
 def run_takedown(method_config: str, takedown: SuiteTakedown, seeds: Sequence[int], out_root: str,
                  relearn_iters: Sequence[int] = (0, 10, 30), cfg_options: Optional[dict] = None,
                  progress: Callable[[str], None] = print) -> dict:
@@ -72,13 +86,7 @@ def run_takedown(method_config: str, takedown: SuiteTakedown, seeds: Sequence[in
     method = method_name(cfg)
     out_dir = osp.join(out_root, takedown.name)
     say = (lambda step: progress(f'[{takedown.name}] {step}'))
-    files = steps.data(cfg)
-    sets = steps.select(cfg, files, osp.join(out_dir, 'selection'))
-    say(f'{len(sets.forget)} forget / {len(sets.retain)} retain samples; original')
-    models = {'original': ('original', steps.original(cfg, files))}
-    for seed in seeds:
-        say(f'visual retrain, seed {seed} (about 15 min once, then cached)')
-        models[f'visual_retrain_seed{seed}'] = ('visual_retrain', steps.reference(cfg, files, sets, 'visual-retrain', seed))
+    sets, models = train_references(cfg, takedown, seeds, out_dir, say)
     say(f'{method}: unlearning')
     start = time.monotonic()
     models[method] = ('unlearned', cached_unlearn(cfg, out_dir, models['original'][1], sets))

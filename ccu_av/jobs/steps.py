@@ -10,6 +10,7 @@
 ``tools/unlearn.py`` composes them; trained models are cached under ``job.cache_dir`` keyed by
 the hash of their training config and data, so a second job only redoes what changed.
 """
+import copy
 import hashlib
 import json
 import os
@@ -234,6 +235,26 @@ def check_original(cfg: Config, model: TrainedModel) -> None:
     build_detector(detector_config(cfg), model.checkpoint)
 
 
+def check_method(cfg: Config) -> None:
+    """Build the job's unlearning model (its objective and frozen modules) and its custom hooks
+    from the config, without loading weights, so that an unknown objective, argument, module
+    name or hook option is refused (``ValueError`` naming the config key) before anything is
+    trained or the work dir is claimed."""
+    from mmengine.registry import HOOKS, MODELS, DefaultScope
+    model_cfg = copy.deepcopy(cfg.model)  # building may change nested configs; the job's stays as it is
+    model_cfg.original_checkpoint = None
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'mmdet3d')):
+        try:
+            MODELS.build(model_cfg)
+        except (TypeError, KeyError) as error:
+            raise ValueError(f'model ({model_cfg.get("type")}): {error}') from error
+        for index, hook in enumerate(cfg.get('custom_hooks') or []):
+            try:
+                HOOKS.build(copy.deepcopy(dict(hook)))
+            except (TypeError, KeyError) as error:
+                raise ValueError(f'custom_hooks[{index}] ({dict(hook).get("type")}): {error}') from error
+
+
 def reference(cfg: Config, files: DataFiles, sets: TakedownSets, kind: str = 'visual-retrain',
               seed: Optional[int] = None) -> TrainedModel:
     """A retrain from scratch with ``job.pretrain_config``, cached like the original.
@@ -275,11 +296,7 @@ def unlearn(cfg: Config, work_dir: str, original_model: TrainedModel, resume: bo
     run.model.original_checkpoint = original_model.checkpoint
     run.load_from = None
     run.resume = resume
-    if launcher != 'none' and 'find_unused_parameters' not in run:
-        # an objective need not reach every trainable parameter (CCU leaves the camera branch's
-        # auxiliary heads without a gradient), which DDP refuses unless told to look for them
-        run.find_unused_parameters = True
-    configure_runner(run, launcher)
+    configure_runner(run, launcher)  # with a launcher: DDP finds unused parameters (utils.dist)
     if resume and not osp.isfile(osp.join(run.work_dir, 'last_checkpoint')):
         raise FileNotFoundError(f'--resume: {run.work_dir} holds no checkpoint to resume from')
     start = time.monotonic()

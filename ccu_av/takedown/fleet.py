@@ -125,6 +125,7 @@ class Fleet:
         cfg = run_config(job, forget, erased, current.checkpoint)
         sets = steps.select(cfg, files)
         before = TrainedModel(checkpoint=current.checkpoint, checkpoint_sha256=current.checkpoint_sha256)
+        steps.check_method(cfg)
         steps.check_original(cfg, before)
         self.progress(f'run of {request_ids}: {len(forget)} flagged samples, from model v{current.version}')
         work_dir = osp.join(self.runs_dir, time.strftime('%Y%m%d-%H%M%S') + f'-{os.getpid()}')

@@ -66,7 +66,6 @@ the OS releases it when its process dies, even by ``SIGKILL``.
 """
 import contextlib
 import dataclasses
-import fcntl
 import hashlib
 import json
 import os
@@ -77,6 +76,8 @@ import time
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+
+from ..utils.lock import FileLock, LockHeld
 
 SCHEMA_VERSION = 1
 ZERO_SHA256 = '0' * 64
@@ -141,17 +142,9 @@ class LedgerError(RuntimeError):
     """The ledger file is not usable: corrupted, truncated, not a ledger, or of another schema version."""
 
 
-class LedgerLocked(RuntimeError):
-    """Another process holds the ledger's run lock (:class:`RunLock`).
-
-    Attributes:
-        lock_path: the lock file.
-        holder_pid: the pid the holder wrote into it (None when unknown).
-    """
-
-    def __init__(self, message: str, lock_path: str = '', holder_pid: Optional[int] = None) -> None:
-        super().__init__(message)
-        self.lock_path, self.holder_pid = lock_path, holder_pid
+class LedgerLocked(LockHeld):
+    """Another process holds the ledger's run lock (:class:`RunLock`); ``lock_path`` and
+    ``holder_pid`` as :class:`ccu_av.utils.lock.LockHeld`."""
 
 
 # --------------------------------------------------------------------------------------------- rows
@@ -936,12 +929,8 @@ def _audit_row(row: sqlite3.Row) -> AuditRecord:
 # -------------------------------------------------------------------------------------------- lock
 
 
-class RunLock:
-    """One job runner at a time: an exclusive ``fcntl.flock`` on ``<ledger_path>.lock``.
-
-    The holder writes its pid and start time into the lock file (for others' error messages). The
-    OS releases the lock when the holder's process exits or is killed, even by ``SIGKILL``; the
-    file itself stays (removing it would let two processes lock different files).
+class RunLock(FileLock):
+    """One job runner at a time: :class:`ccu_av.utils.lock.FileLock` on ``<ledger_path>.lock``.
 
     Args:
         ledger_path: the ledger the lock guards.
@@ -955,70 +944,5 @@ class RunLock:
 
     def __init__(self, ledger_path: str, wait: bool = False, timeout_s: Optional[float] = None,
                  poll_s: float = 0.05) -> None:
-        self.path = f'{ledger_path}.lock'
-        self.wait, self.timeout_s, self.poll_s = wait, timeout_s, poll_s
-        self._fd: Optional[int] = None
-
-    @property
-    def held(self) -> bool:
-        """Whether this object holds the lock."""
-        return self._fd is not None
-
-    def acquire(self) -> 'RunLock':
-        """Take the lock (see the class docstring); returns self."""
-        if self._fd is not None:
-            raise RuntimeError(f'{self.path} is already held by this RunLock')
-        os.makedirs(osp.dirname(osp.abspath(self.path)), exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        deadline = None if self.timeout_s is None else time.monotonic() + self.timeout_s
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if not self.wait or (deadline is not None and time.monotonic() >= deadline):
-                    holder = _read_holder(fd)
-                    os.close(fd)
-                    raise self._locked_error(holder) from None
-                time.sleep(self.poll_s)
-        self._fd = fd
-        _write_holder(fd)
-        return self
-
-    def _locked_error(self, holder: dict) -> LedgerLocked:
-        pid = holder.get('pid', 'unknown (it is just starting)')
-        since = holder.get('started_at')
-        when = f' since {time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(since))}' if since else ''
-        waited = f' after waiting {self.timeout_s} s' if self.wait else ''
-        return LedgerLocked(f'{self.path} is locked by pid {pid}{when}{waited}: another `tools/takedown.py run` '
-                            'holds it; wait for it to finish', lock_path=self.path, holder_pid=holder.get('pid'))
-
-    def release(self) -> None:
-        """Release the lock (idempotent); clears the holder information first."""
-        if self._fd is None:
-            return
-        with contextlib.suppress(OSError):
-            os.ftruncate(self._fd, 0)
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
-        os.close(self._fd)
-        self._fd = None
-
-    def __enter__(self) -> 'RunLock':
-        return self.acquire()
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.release()
-
-
-def _write_holder(fd: int) -> None:
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, json.dumps(dict(pid=os.getpid(), started_at=time.time())).encode(), 0)
-    os.fsync(fd)
-
-
-def _read_holder(fd: int) -> dict:
-    try:
-        holder = json.loads(os.pread(fd, 4096, 0).decode() or '{}')
-    except (OSError, ValueError):
-        return {}
-    return holder if isinstance(holder, dict) else {}
+        super().__init__(f'{ledger_path}.lock', 'another `tools/takedown.py run` holds it; wait for it to finish',
+                         wait=wait, timeout_s=timeout_s, poll_s=poll_s, error=LedgerLocked)

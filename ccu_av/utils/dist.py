@@ -96,8 +96,19 @@ def configure_runner(cfg: Config, launcher: str) -> None:
     if launcher == 'none':
         return  # the config as it is: a single process
     cfg.launcher = launcher
+    default_find_unused_parameters(cfg)
     if not torch.cuda.is_available():
         setup_cpu_distributed(cfg)
+
+
+def default_find_unused_parameters(cfg: Config) -> None:
+    """``cfg.find_unused_parameters = True`` unless the config says otherwise: some iterations
+    leave trainable parameters without a gradient (the detector's modality dropout,
+    ``camera_only_prob`` / ``radar_only_prob``, runs one branch alone; an unlearning objective
+    need not reach every parameter, as CCU leaves the camera's auxiliary head), which DDP
+    refuses unless told to look for them."""
+    if 'find_unused_parameters' not in cfg:
+        cfg.find_unused_parameters = True
 
 
 def setup_cpu_distributed(cfg: Config) -> None:

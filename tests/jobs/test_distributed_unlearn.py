@@ -63,13 +63,13 @@ RELATIVE_TOLERANCE = 0.25
 SGD = {'optim_wrapper.optimizer.type': 'SGD'}
 
 
-def _torchrun(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    """``tools/unlearn.py ARGS --launcher pytorch`` on WORLD processes, in a subprocess."""
+def _torchrun(tmp_path: Path, *args: str, tool: str = 'unlearn') -> subprocess.CompletedProcess:
+    """``tools/TOOL.py ARGS --launcher pytorch`` on WORLD processes, in a subprocess."""
     env = dict(os.environ, OMP_NUM_THREADS='1',
                PYTHONPATH=os.pathsep.join([str(tmp_path), str(ROOT), os.environ.get('PYTHONPATH', '')]))
     return subprocess.run(
         [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', str(WORLD),
-         str(ROOT / 'tools' / 'unlearn.py'), *args, '--launcher', 'pytorch'],
+         str(ROOT / 'tools' / f'{tool}.py'), *args, '--launcher', 'pytorch'],
         cwd=str(ROOT), env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -154,3 +154,11 @@ def test_two_processes_unlearn_in_step_match_one_process_and_report_once(tmp_pat
     assert refused.stderr.count(message) == WORLD, refused.stderr[-3000:]
     assert 'FileNotFoundError' not in refused.stderr  # a user error on each rank, no traceback of it
     assert not (tmp_path / 'refused').exists() and not (tmp_path / 'empty_cache').exists()
+
+    # pretraining under torchrun (tools/dist_train.sh): every sample camera-only leaves the radar
+    # branch without a gradient, which DDP refuses unless it looks for unused parameters (the
+    # default under a launcher, utils.dist.default_find_unused_parameters)
+    trained = _torchrun(tmp_path, str(tmp_path / 'tiny_pretrain.py'), '--work-dir', str(tmp_path / 'pretrain2'),
+                        '--cfg-options', 'model.camera_only_prob=1.0', 'model.radar_only_prob=0.0', tool='train')
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    assert (tmp_path / 'pretrain2' / 'iter_1.pth').is_file()

@@ -113,6 +113,8 @@ def test_main_job_writes_data_pretrains_once_and_unlearns(tmp_path):
     assert Path(out['report']['md']).is_file() and Path(out['report']['png']).stat().st_size > 0
     headline = unlearn_tool.headline_table(out['report']['json'])
     assert headline.splitlines()[0].split()[:2] == ['model', 'cam']
+    # the work dir is marked complete: no other job may take it over
+    assert json.loads((tmp_path / 'run1' / 'job.json').read_text())['state'] == 'complete'
 
     # a second job reuses the cached original model (same file, no new training)
     out2 = unlearn_tool.main([job, '--work-dir', str(tmp_path / 'run2')])

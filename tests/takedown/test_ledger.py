@@ -589,11 +589,10 @@ def test_waiting_for_the_run_lock_times_out_or_gets_it_when_released(ledger_path
 
 def test_the_run_lock_is_released_when_its_process_is_killed(ledger_path):
     child_code = (
-        'import importlib.util, sys, time\n'
-        f'spec = importlib.util.spec_from_file_location("ledger", {str(LEDGER_MODULE)!r})\n'
-        'ledger = importlib.util.module_from_spec(spec)\n'
-        'spec.loader.exec_module(ledger)\n'
-        f'lock = ledger.RunLock({ledger_path!r}).acquire()\n'
+        'import sys, time\n'
+        f'sys.path.insert(0, {str(LEDGER_MODULE.parents[2])!r})\n'
+        'from ccu_av.takedown.ledger import RunLock\n'
+        f'lock = RunLock({ledger_path!r}).acquire()\n'
         'print("locked", flush=True)\n'
         'time.sleep(60)\n')
     child = subprocess.Popen([sys.executable, '-c', child_code], stdout=subprocess.PIPE, text=True)

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,6 +32,7 @@ def _inputs(tmp: Path) -> dict:
     (tmp / 'fleet.py').write_text(f'takedown = dict(root={str(tmp / "fleet")!r}, ledger={str(tmp / "ledger.sqlite")!r}, '
                                   "job_config='configs/ccu_bevfusion.py')\n")
     (tmp / 'empty_root').mkdir()
+    torch.save(dict(state_dict=dict(weight=torch.zeros(2))), tmp / 'other_arch.pth')
     return dict(tmp=str(tmp), main_job=str(ROOT / 'configs' / 'ccu_bevfusion.py'),
                 pretrain=str(ROOT / 'configs' / 'pretrain_camradar_bevfusion.py'))
 
@@ -43,8 +45,20 @@ CASES = [
     ('unlearn', ['{main_job}', '--cfg-options', 'job.cache_dir'], r"expected key=value pairs, got \['job.cache_dir'\]"),
     ('unlearn', ['{main_job}', '--work-dir', '{tmp}/a_file'], r'a_file exists and is not a folder'),
     ('unlearn', ['{main_job}', '--launcher', 'pytorch'], '--launcher pytorch is refused'),
+    # the method is built from the config before the work dir is claimed (it was not, once)
+    ('unlearn', ['{main_job}', '--work-dir', '{tmp}/wd', '--cfg-options', 'model.objective.w_camera_forgt=0.3'],
+     r"model.objective \(CCU\): unknown arguments \['w_camera_forgt'\]; it takes \[.*'w_camera_forget'"),
+    ('unlearn', ['{main_job}', '--work-dir', '{tmp}/wd', '--cfg-options', 'model.objective.type=CCUX'],
+     r"model.objective.type 'CCUX' is not a registered unlearning objective; registered: \[.*'CCU'"),
+    ('unlearn', ['{main_job}', '--work-dir', '{tmp}/wd', '--cfg-options', 'model.frozen_modules=[radar_encodr]'],
+     r"frozen_modules \['radar_encodr'\] are not submodules of CamRadarBEVFusion"),
+    ('unlearn', ['{main_job}', '--work-dir', '{tmp}/wd', '--cfg-options', 'custom_hooks.0.prepass_batch_sise=3'],
+     r"custom_hooks\[0\] \(UnlearningHook\): .*unexpected keyword argument 'prepass_batch_sise'"),
     ('train', ['{tmp}/broken.py'], r'broken.py: line 2'),
     ('train', ['{tmp}/missing.py'], r'missing.py does not exist'),
+    ('train', ['{pretrain}', '--work-dir', '{tmp}/wd', '--resume'], r'wd holds no checkpoint to resume from'),
+    ('train', ['{pretrain}', '--work-dir', '{tmp}/wd', '--resume', '{tmp}/other_arch.pth'],
+     r'other_arch.pth does not fit CamRadarBEVFusion \(\d+ differences\)'),
     ('test', ['{pretrain}', '{tmp}/missing.pth'], r'checkpoint .*missing.pth does not exist'),
     ('create_data', ['--root-path', '{tmp}/empty_root', '--version', 'v1.0-mini', '--out-dir', '{tmp}/out'],
      r"has no version folder 'v1.0-mini'"),

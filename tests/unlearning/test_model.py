@@ -137,12 +137,12 @@ def test_a_model_without_the_modal_interface_is_refused():
 
 
 def test_an_unknown_objective_is_named():
-    with pytest.raises(KeyError, match="'SCRUBB' is not a registered unlearning objective.*'CCU'"):
+    with pytest.raises(ValueError, match="'SCRUBB' is not a registered unlearning objective.*'CCU'"):
         UnlearningModel(detector=TinyCamRadar(), objective=dict(type='SCRUBB'))
 
 
 def test_an_unknown_objective_argument_is_named_with_the_known_ones():
-    with pytest.raises(TypeError, match=r"objective CCU: unknown arguments \['w_unlern'\].*'w_unlearn'"):
+    with pytest.raises(ValueError, match=r"objective \(CCU\): unknown arguments \['w_unlern'\].*'w_unlearn'"):
         UnlearningModel(detector=TinyCamRadar(),
                         objective=dict(type='CCU', point_cloud_range=PCR, w_unlern=0.0))
 

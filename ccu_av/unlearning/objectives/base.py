@@ -32,13 +32,13 @@ def _build_objective(cfg: dict, registry: Registry, default_args=None) -> 'Unlea
     name = cfg.pop('type', None)
     cls = registry.get(name) if isinstance(name, str) else name
     if cls is None:
-        raise KeyError(f'{name!r} is not a registered unlearning objective; registered: '
+        raise ValueError(f'model.objective.type {name!r} is not a registered unlearning objective; registered: '
                        f'{sorted(registry.module_dict)}')
     known = [p for p in inspect.signature(cls).parameters if p not in ('args', 'kwargs')]
     takes_any = any(p.kind == p.VAR_KEYWORD for p in inspect.signature(cls).parameters.values())
     unknown = sorted(set(cfg) - set(known))
     if unknown and not takes_any:
-        raise TypeError(f'objective {cls.__name__}: unknown arguments {unknown}; it takes {known}')
+        raise ValueError(f'model.objective ({cls.__name__}): unknown arguments {unknown}; it takes {known}')
     return cls(**cfg)
 
 
