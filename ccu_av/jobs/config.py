@@ -7,12 +7,14 @@ read. Everything else is derived from it: the detector's config (for evaluation)
 pretraining config of the original and the references, the takedown request.
 """
 import copy
+import dataclasses
 import os.path as osp
 from typing import Optional
 
 from mmengine.config import Config
 
 from ..datasets import TakedownRequest
+from ..datasets.synthetic import SyntheticNuScenesConfig
 from ..evaluation.modal_eval import base_dataset_cfg
 from ..unlearning.paired_data import info_file_of
 from ..utils.cli import load_config
@@ -22,13 +24,36 @@ JOB_KEYS = ('synthetic', 'pretrain_config', 'cache_dir', 'retain_eval_scenes_per
             'forget_eval_scenes', 'membership', 'membership_kwargs')
 
 
+# what ``job.membership_kwargs`` may set: the attack's options (evaluation.membership_inference)
+MEMBERSHIP_KWARGS = ('folds', 'l2', 'seed', 'group_by_scene')
+
+
+# what ``job.synthetic`` may set: the writer's seed and its options, less the table folder's name
+# (the config's data_version; jobs.steps.data)
+SYNTHETIC_KEYS = ('seed',) + tuple(f.name for f in dataclasses.fields(SyntheticNuScenesConfig) if f.name != 'version')
+
+
+def _check_keys(section, known: tuple, name: str, source: str) -> None:
+    """Raise ``ValueError`` naming the unknown keys of a dict section (None: nothing to check)."""
+    if section is None:
+        return
+    if not isinstance(section, dict):
+        raise ValueError(f'{source}: {name} must be a dict of {list(known)}, got {section!r}')
+    unknown = sorted(set(section) - set(known))
+    if unknown:
+        raise ValueError(f'{source}: unknown {name} keys {unknown}; {name} has {list(known)}')
+
+
 def check_job_config(cfg: Config, source: str = 'the job config') -> None:
-    """Raise ``ValueError`` for a config that is not a job config, or an unknown job key."""
+    """Raise ``ValueError`` for a config that is not a job config, or an unknown key of the job
+    section or of its ``synthetic`` and ``membership_kwargs`` parts."""
     if 'job' not in cfg:
         raise ValueError(f'{source} has no `job` section (see configs/_base_/jobs/takedown.py)')
     unknown = sorted(set(cfg.job) - set(JOB_KEYS))
     if unknown:
         raise ValueError(f'{source}: unknown job keys {unknown}; the job section has {list(JOB_KEYS)}')
+    _check_keys(cfg.job.get('synthetic'), SYNTHETIC_KEYS, 'job.synthetic', source)
+    _check_keys(cfg.job.get('membership_kwargs'), MEMBERSHIP_KWARGS, 'job.membership_kwargs', source)
     if cfg.model.get('type') != 'UnlearningModel':
         raise ValueError(f'{source}: model.type must be UnlearningModel, got {cfg.model.get("type")!r}')
     if cfg.train_dataloader.dataset.get('type') != 'UnlearningDataset':

@@ -45,6 +45,10 @@ CASES = [
     ('unlearn', ['{main_job}', '--cfg-options', 'job.cache_dir'], r"expected key=value pairs, got \['job.cache_dir'\]"),
     ('unlearn', ['{main_job}', '--work-dir', '{tmp}/a_file'], r'a_file exists and is not a folder'),
     ('unlearn', ['{main_job}', '--launcher', 'pytorch'], '--launcher pytorch is refused'),
+    ('unlearn', ['{main_job}', '--work-dir', '{tmp}/wd', '--cfg-options', 'job.synthetic.sed=3'],
+     r"unknown job.synthetic keys \['sed'\]; job.synthetic has \[.*'seed'"),
+    ('unlearn', ['{main_job}', '--work-dir', '{tmp}/wd', '--cfg-options', 'job.membership_kwargs.fold=3'],
+     r"unknown job.membership_kwargs keys \['fold'\]; job.membership_kwargs has \['folds'"),
     # the method is built from the config before the work dir is claimed (it was not, once)
     ('unlearn', ['{main_job}', '--work-dir', '{tmp}/wd', '--cfg-options', 'model.objective.w_camera_forgt=0.3'],
      r"model.objective \(CCU\): unknown arguments \['w_camera_forgt'\]; it takes \[.*'w_camera_forget'"),
