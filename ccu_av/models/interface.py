@@ -32,6 +32,10 @@ Optional (a method that needs it names it; :func:`image_feats` refuses a model w
 ``extract_image_feats(batch_inputs, batch_data_samples) -> Tensor``
     (B, N, C, H, W): the camera branch's features of each of the N camera images, before they
     are lifted to BEV (what the model sees of an image's look: CCU's retain support).
+``image_aux_loss(image_feats, batch_data_samples) -> dict``
+    The camera branch's image-plane losses (an auxiliary head on the image features, trained
+    with the detector) on given ``extract_image_feats`` features, against the samples'
+    ``gt_instances_3d``; empty when the detector has none (CCU's image-plane forget term).
 
 :class:`ModalityMixin` gives a detector the ``modality`` attribute (validated) and the
 ``use_modality`` context manager; :func:`check_modal_interface` checks that a model conforms.
@@ -125,6 +129,16 @@ def image_feats(model, batch_inputs: dict, batch_data_samples: list) -> Tensor:
         raise TypeError(f'{type(model).__name__}.extract_image_feats must return (B, N, C, H, W) '
                         f'with B = {len(batch_data_samples)}, got {tuple(feats.shape)}')
     return feats
+
+
+def image_aux_loss(model, feats: Tensor, batch_data_samples: list) -> Dict[str, Tensor]:
+    """``image_aux_loss`` of ``feats`` (the optional member, module doc)."""
+    compute = getattr(model, 'image_aux_loss', None)
+    if not callable(compute):
+        raise TypeError(f'{type(model).__name__} has no image_aux_loss(image_feats, batch_data_samples) '
+                        '-> dict: the optional member of the modal interface that this method needs '
+                        '(ccu_av/models/interface.py)')
+    return compute(feats, batch_data_samples)
 
 
 def check_modal_interface(model, batch_inputs: Optional[dict] = None,

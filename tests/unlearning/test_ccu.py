@@ -163,3 +163,86 @@ def test_on_the_project_detector_every_term_is_finite_and_trains_the_camera_bran
     sum(v for k, v in out.items() if 'loss' in k).backward()
     assert model.img_backbone.conv1.weight.grad.abs().sum() > 0
     assert all(p.grad is None for p in teacher.parameters())
+
+
+def _project_detector():
+    """A shrunk CamRadarBEVFusion (the model tests' fixtures) and two of its batches."""
+    import importlib.util
+    from pathlib import Path
+
+    from mmdet3d.registry import MODELS
+
+    path = Path(__file__).parents[1] / 'models' / 'model_fixtures.py'
+    spec = importlib.util.spec_from_file_location('unlearning_model_fixtures_image', path)
+    fixtures = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fixtures)
+    cfg = fixtures.tiny_model_cfg()
+    torch.manual_seed(0)
+    model = MODELS.build(cfg)
+    retain = dict(zip(('inputs', 'data_samples'), fixtures.make_batch(seed=0)))
+    forget = dict(zip(('inputs', 'data_samples'), fixtures.make_batch(seed=1)))
+    return model, retain, forget, cfg['view_transform']['point_cloud_range']
+
+
+def test_image_forget_trains_the_image_plane_head_that_the_bev_terms_never_reach():
+    model, retain, forget, pcr = _project_detector()
+    teacher = snapshot_teacher(model)
+    bev_only = CCU(pcr, **ALL_ON).loss(model, teacher, retain, forget)
+    sum(v for k, v in bev_only.items() if 'loss' in k).backward()
+    assert all(p.grad is None or not p.grad.any() for p in model.img_aux_head.parameters())
+    model.zero_grad(set_to_none=True)
+
+    only_image = CCU(pcr, w_detection=0, w_unlearn=0, w_spread=0, w_radar_embedding=0, w_radar_bev=0,
+                     w_radar_detection=0, w_retain_structure=0, w_separation=0, w_forget_fusion=0,
+                     w_image_forget=1.0)
+
+    def image_plane_scores():
+        with torch.no_grad():
+            feats = model.extract_image_feats(forget['inputs'], forget['data_samples'])
+            return model.img_aux_head(feats).sigmoid().mean().item()
+
+    before = image_plane_scores()
+    out = only_image.loss(model, teacher, retain, forget)
+    assert [k for k in out if 'loss' in k] == ['loss_image_forget'] and out['loss_image_forget'] > 0
+    # against images without objects: the head's loss on the same images with their objects differs
+    with torch.no_grad():
+        feats = model.extract_image_feats(forget['inputs'], forget['data_samples'])
+        with_objects = model.image_aux_loss(feats, forget['data_samples'])['loss_img_heatmap']
+    assert out['loss_image_forget'].item() != pytest.approx(with_objects.item())
+    out['loss_image_forget'].backward()
+    assert any(p.grad is not None and p.grad.any() for p in model.img_aux_head.parameters())
+    assert model.img_backbone.conv1.weight.grad.abs().sum() > 0
+    assert model.radar_encoder.parameters().__next__().grad is None
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.grad is not None:
+                p -= 0.05 * p.grad / (p.grad.norm() + 1e-12)
+    assert image_plane_scores() < before
+    assert all(p.grad is None for p in teacher.parameters())
+
+
+def test_image_forget_weighs_each_sample_by_its_support():
+    model, retain, forget, pcr = _project_detector()
+    teacher = snapshot_teacher(model)
+    ccu = CCU(pcr, w_detection=0, w_unlearn=0, w_spread=0, w_radar_embedding=0, w_radar_bev=0,
+              w_radar_detection=0, w_retain_structure=0, w_separation=0, w_forget_fusion=0,
+              w_image_forget=1.0, support_quantile=0.5)
+    tokens = [f'forget-{i}' for i in range(len(forget['data_samples']))]
+    for ds, token in zip(forget['data_samples'], tokens):
+        ds.set_metainfo(dict(token=token))
+    from ccu_av.unlearning import support as S
+    ccu.forget_keys = torch.tensor([S.token_key(t) for t in tokens], dtype=torch.long)
+    ccu.forget_weights = torch.ones(len(tokens))
+    full = ccu.loss(model, teacher, retain, forget)['loss_image_forget']
+    ccu.forget_weights = torch.zeros(len(tokens))
+    assert ccu.loss(model, teacher, retain, forget)['loss_image_forget'].item() == pytest.approx(0.0, abs=1e-7)
+    unweighted = CCU(pcr, w_detection=0, w_unlearn=0, w_spread=0, w_radar_embedding=0, w_radar_bev=0,
+                     w_radar_detection=0, w_retain_structure=0, w_separation=0, w_forget_fusion=0,
+                     w_image_forget=1.0).loss(model, teacher, retain, forget)['loss_image_forget']
+    assert full.item() == pytest.approx(unweighted.item(), rel=1e-5)  # weights of 1: the batch's loss
+
+
+def test_image_forget_needs_the_interfaces_image_aux_loss(original_model, batches):
+    teacher = snapshot_teacher(original_model)
+    with pytest.raises(TypeError, match='has no image_aux_loss'):
+        CCU(PCR, w_image_forget=1.0).loss(original_model, teacher, *batches)

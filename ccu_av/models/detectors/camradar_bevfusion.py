@@ -255,17 +255,24 @@ class CamRadarBEVFusion(ModalityMixin, Base3DDetector):
             losses['loss_depth'] = self.loss_depth_weight * self.view_transform.depth_loss(
                 cam_out['depth_logits'], gt_depth)
         if cam_out and self.img_aux_head is not None:
-            logits = self.img_aux_head(cam_out['img_feats'])
             # erased footage supervises nothing (its depth targets are already all unknown);
             # cam_out exists only when some sample's footage is not erased
             seen = [i for i, ds in enumerate(batch_data_samples)
                     if not ds.metainfo.get('camera_erased', False)]
-            samples = [batch_data_samples[i] for i in seen]
-            losses['loss_img_heatmap'] = self.img_aux_head.loss(
-                logits[seen], samples,  # logits: (B, N, num_classes, H, W)
-                self._stack_meta(samples, 'lidar2img').to(logits.device),
-                self._stack_meta(samples, 'cam2img').to(logits.device))
+            losses.update(self.image_aux_loss(cam_out['img_feats'][seen], [batch_data_samples[i] for i in seen]))
         return losses
+
+    def image_aux_loss(self, image_feats: Tensor,
+                       batch_data_samples: List[Det3DDataSample]) -> Dict[str, Tensor]:
+        """The image-plane auxiliary head's loss (``loss_img_heatmap``) on (B, N, C', H', W')
+        image features (``extract_image_feats``'s) against the samples' ``gt_instances_3d``
+        projected into each camera; empty without an auxiliary head."""
+        if self.img_aux_head is None:
+            return {}
+        logits = self.img_aux_head(image_feats)  # (B, N, num_classes, H, W)
+        return dict(loss_img_heatmap=self.img_aux_head.loss(
+            logits, batch_data_samples, self._stack_meta(batch_data_samples, 'lidar2img').to(logits.device),
+            self._stack_meta(batch_data_samples, 'cam2img').to(logits.device)))
 
     def predict(self, batch_inputs: dict,
                 batch_data_samples: List[Det3DDataSample]) -> List[Det3DDataSample]:

@@ -9,7 +9,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
-from ...models.interface import image_feats, modal_feats, use_modality
+from ...models.interface import image_aux_loss, image_feats, modal_feats, use_modality
 from .. import losses as L
 from .. import support as S
 from ..embeddings import BoxPooler, gt_objects
@@ -54,6 +54,10 @@ class CCU(UnlearningObjective):
         w_spread: (a) norm and spread preservation of those embeddings (no collapse).
         w_camera_forget: (a) the camera alone finds nothing on forget samples: the head's loss in
             camera-only mode against an empty scene.
+        w_image_forget: (a) the same for the camera branch's image-plane auxiliary head
+            (``image_aux_loss`` of the modal interface): its loss on the forget samples' images
+            against images without objects. The BEV terms give that head no gradient, so without
+            this term what it learned of the flagged images stays (a membership signal).
         w_radar_embedding: (b) forget objects' radar embeddings vs the teacher's.
         w_radar_bev: (b) radar-only fused BEV (what the head reads) vs the teacher's, on forget.
         w_radar_detection: (b) head loss in radar-only mode on forget samples.
@@ -80,6 +84,7 @@ class CCU(UnlearningObjective):
                  w_unlearn: float = 1.0,
                  w_spread: float = 1.0,
                  w_camera_forget: float = 0.0,
+                 w_image_forget: float = 0.0,
                  w_radar_embedding: float = 1.0,
                  w_radar_bev: float = 1.0,
                  w_radar_detection: float = 1.0,
@@ -105,7 +110,7 @@ class CCU(UnlearningObjective):
         self.pooler = BoxPooler(point_cloud_range)
         self.temperature = temperature
         self.w = dict(detection=w_detection, unlearn=w_unlearn, spread=w_spread, camera_forget=w_camera_forget,
-                      radar_embedding=w_radar_embedding, radar_bev=w_radar_bev,
+                      image_forget=w_image_forget, radar_embedding=w_radar_embedding, radar_bev=w_radar_bev,
                       radar_detection=w_radar_detection, retain_structure=w_retain_structure,
                       separation=w_separation, retain_features=w_retain_features, forget_fusion=w_forget_fusion)
         negative = {k: v for k, v in self.w.items() if v < 0}
@@ -146,14 +151,15 @@ class CCU(UnlearningObjective):
         return S.lookup(self.forget_keys, self.forget_weights, [ds.metainfo['token'] for ds in samples])
 
     @staticmethod
-    def _weighted_head_loss(student: nn.Module, feats: Tensor, samples: List, weights: Tensor) -> Tensor:
-        """``sum_b w_b L_b`` over the batch's samples, rescaled by the detached ratio of the batch's
-        loss to ``sum_b L_b``: whatever way a head normalises a batch's loss (a sum, a mean over
-        samples), weights of 1 give the batch's loss and its gradient."""
-        per_sample = [sum_head_losses(student.head_loss(feats[b:b + 1], samples[b:b + 1]))
+    def _weighted_head_loss(loss_fn, feats: Tensor, samples: List, weights: Tensor) -> Tensor:
+        """``sum_b w_b L_b`` over the batch's samples (``L = sum_head_losses(loss_fn(feats,
+        samples))``), rescaled by the detached ratio of the batch's loss to ``sum_b L_b``:
+        whatever way a head normalises a batch's loss (a sum, a mean over samples), weights of 1
+        give the batch's loss and its gradient."""
+        per_sample = [sum_head_losses(loss_fn(feats[b:b + 1], samples[b:b + 1]))
                       for b in range(feats.shape[0])]
         with torch.no_grad():
-            batch = sum_head_losses(student.head_loss(feats, samples))
+            batch = sum_head_losses(loss_fn(feats, samples))
             total = sum(per_sample).detach()
             scale = batch / total if total.abs() > 0 else total.new_ones(())
         return scale * sum(w * loss for w, loss in zip(weights.to(feats.device), per_sample))
@@ -206,8 +212,8 @@ class CCU(UnlearningObjective):
         if self._on('retain_structure'):
             out['loss_retain_structure'] = self.w['retain_structure'] * L.anchored_supcon(
                 z_r, y_r, t_cam_r, self.temperature)
-        if self._on('unlearn', 'spread', 'camera_forget', 'radar_embedding', 'radar_bev', 'radar_detection',
-                    'separation', 'forget_fusion'):
+        if self._on('unlearn', 'spread', 'camera_forget', 'image_forget', 'radar_embedding', 'radar_bev',
+                    'radar_detection', 'separation', 'forget_fusion'):
             out.update(self._forget_terms(student, teacher, forget, t_cam_r, y_r))
         return out
 
@@ -234,8 +240,16 @@ class CCU(UnlearningObjective):
             if w_s is None:
                 camera_forget = sum_head_losses(student.head_loss(camera_alone, empty))
             else:
-                camera_forget = self._weighted_head_loss(student, camera_alone, empty, w_s)
+                camera_forget = self._weighted_head_loss(student.head_loss, camera_alone, empty, w_s)
             out['loss_camera_forget'] = self.w['camera_forget'] * camera_forget
+        if self._on('image_forget'):
+            images, empty = image_feats(student, forget['inputs'], samples), without_objects(samples)
+            loss_fn = (lambda feats, ds: image_aux_loss(student, feats, ds))
+            if w_s is None:
+                image_forget = sum_head_losses(loss_fn(images, empty))
+            else:
+                image_forget = self._weighted_head_loss(loss_fn, images, empty, w_s)
+            out['loss_image_forget'] = self.w['image_forget'] * image_forget
         if self._on('separation'):
             out['loss_separation'] = self.w['separation'] * L.separation(z_f, t_cam_f, t_cam_r, w_o)
         if self._on('radar_embedding'):
