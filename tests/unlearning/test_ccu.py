@@ -138,22 +138,8 @@ def test_sum_head_losses_counts_only_losses():
 
 def test_on_the_project_detector_every_term_is_finite_and_trains_the_camera_branch():
     """CCU on a shrunk CamRadarBEVFusion (the model tests' fixtures), through the interface."""
-    import importlib.util
-    from pathlib import Path
-
-    from mmdet3d.registry import MODELS
-
-    path = Path(__file__).parents[1] / 'models' / 'model_fixtures.py'
-    spec = importlib.util.spec_from_file_location('unlearning_model_fixtures', path)
-    fixtures = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(fixtures)
-    cfg = fixtures.tiny_model_cfg()
-    torch.manual_seed(0)
-    model = MODELS.build(cfg)
+    model, retain, forget, pcr = _project_detector()
     teacher = snapshot_teacher(model)
-    retain = dict(zip(('inputs', 'data_samples'), fixtures.make_batch(seed=0)))
-    forget = dict(zip(('inputs', 'data_samples'), fixtures.make_batch(seed=1)))
-    pcr = cfg['view_transform']['point_cloud_range']
 
     out = CCU(pcr, **ALL_ON).loss(model, teacher, retain, forget)
     assert set(TERMS) | {'loss_camera_forget', 'loss_retain_features'} <= set(out)
