@@ -88,7 +88,8 @@ def main(argv=None) -> dict:
 
 def validate(args, cfg, work_dir: str):
     """The job's checks before its work dir is claimed, in order: the work dir, the method (its
-    objective, frozen modules and hooks built from the config), ``--resume``, the data, the takedown's sets, the original model and its fit to the detector.
+    objective, frozen modules and hooks built from the config), ``--resume``, the data, the
+    takedown's sets, the original model and its fit to the detector.
 
     With a launcher (run on rank 0 while the other ranks wait) nothing long is started: the
     dataset and its info files must exist and the original model must be configured or cached,
@@ -98,11 +99,16 @@ def validate(args, cfg, work_dir: str):
     Returns:
         ``(DataFiles, TakedownSets, TrainedModel of the original)``.
     """
-    from ccu_av.jobs import check_work_dir, steps
+    from ccu_av.jobs import steps
     from ccu_av.jobs.config import data_settings
+    from ccu_av.jobs.work_dir import work_dir_state
 
-    check_work_dir(work_dir, cfg)
+    state = work_dir_state(work_dir, cfg)
     steps.check_method(cfg)
+    if args.resume and state == 'partial':
+        raise ValueError(f'--resume: {work_dir} holds the partial run of another job (another config or '
+                         'takedown), which this job cannot resume; drop --resume to start this job there '
+                         '(the partial outputs are moved aside), or pass that job\'s config')
     if args.resume and not osp.isfile(osp.join(work_dir, 'unlearn', 'last_checkpoint')):
         raise FileNotFoundError(f'--resume: {work_dir}/unlearn holds no checkpoint to resume from')
     single = f'run the single-process job once first (python tools/unlearn.py {args.config})'

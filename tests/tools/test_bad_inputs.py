@@ -33,6 +33,9 @@ def _inputs(tmp: Path) -> dict:
                                   "job_config='configs/ccu_bevfusion.py')\n")
     (tmp / 'empty_root').mkdir()
     torch.save(dict(state_dict=dict(weight=torch.zeros(2))), tmp / 'other_arch.pth')
+    (tmp / 'partial' / 'unlearn').mkdir(parents=True)  # what another job left when it failed part-way
+    (tmp / 'partial' / 'job.json').write_text('{"config_sha256": "%s", "takedown": "[]", "state": "running"}' % ('0' * 64))
+    (tmp / 'partial' / 'unlearn' / 'last_checkpoint').write_text('iter_10.pth')
     return dict(tmp=str(tmp), main_job=str(ROOT / 'configs' / 'ccu_bevfusion.py'),
                 pretrain=str(ROOT / 'configs' / 'pretrain_camradar_bevfusion.py'))
 
@@ -49,6 +52,7 @@ CASES = [
      r"unknown job.synthetic keys \['sed'\]; job.synthetic has \[.*'seed'"),
     ('unlearn', ['{main_job}', '--work-dir', '{tmp}/wd', '--cfg-options', 'job.membership_kwargs.fold=3'],
      r"unknown job.membership_kwargs keys \['fold'\]; job.membership_kwargs has \['folds'"),
+    ('unlearn', ['{main_job}', '--work-dir', '{tmp}/partial', '--resume'], r'partial holds the partial run of another job'),
     # the method is built from the config before the work dir is claimed (it was not, once)
     ('unlearn', ['{main_job}', '--work-dir', '{tmp}/wd', '--cfg-options', 'model.objective.w_camera_forgt=0.3'],
      r"model.objective \(CCU\): unknown arguments \['w_camera_forgt'\]; it takes \[.*'w_camera_forget'"),
