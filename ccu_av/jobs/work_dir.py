@@ -15,7 +15,7 @@ import os
 import os.path as osp
 import time
 from dataclasses import asdict
-from typing import Dict, Optional
+from typing import Dict
 
 from mmengine.config import Config
 from mmengine.logging import MMLogger
@@ -120,7 +120,7 @@ def complete_work_dir(work_dir: str) -> None:
     write_json_atomic(path, dict(read_json(path, 'remove it or pass another --work-dir'), state='complete'))
 
 
-def _supersede(work_dir: str) -> Optional[str]:
+def _supersede(work_dir: str) -> str:
     """Move the outputs of the partial job in ``work_dir`` (all but the lock and earlier
     superseded folders) into a new ``superseded-<sha>-<time>/`` folder; returns its path."""
     other = read_json(osp.join(work_dir, JOB_FILE), 'remove it or pass another --work-dir')
