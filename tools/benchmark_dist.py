@@ -165,7 +165,6 @@ def main(argv=None) -> dict:
     if args.worker:
         worker(args)
         return {}
-    from ccu_av.utils import atomic_write, write_json_atomic
     with user_errors('benchmark_dist'):
         if not osp.isfile(args.config):
             raise FileNotFoundError(f'config {args.config} does not exist')
@@ -176,10 +175,17 @@ def main(argv=None) -> dict:
             rows.append(run_one(args, step, procs))
             print(f"  median {rows[-1]['median_step_s']:.3f} s/step, {rows[-1]['samples_per_s']:.2f} samples/s",
                   flush=True)
-    command = 'python tools/benchmark_dist.py ' + ' '.join(argv if argv is not None else sys.argv[1:])
+    return publish(rows, render, osp.join(args.out, 'benchmark_dist'), 'benchmark_dist', argv)
+
+
+def publish(rows: list, render, out_stem: str, tool: str, argv=None) -> dict:
+    """Write ``render(rows, command)`` to ``out_stem.md`` and the rows to ``out_stem.json``, with
+    the command that made them (``tools/<tool>.py`` and its arguments); print the table."""
+    from ccu_av.utils import atomic_write, write_json_atomic
+    command = f'python tools/{tool}.py ' + ' '.join(argv if argv is not None else sys.argv[1:])
     table = render(rows, command.strip())
-    atomic_write(osp.join(args.out, 'benchmark_dist.md'), table.encode())
-    write_json_atomic(osp.join(args.out, 'benchmark_dist.json'), dict(rows=rows, command=command))
+    atomic_write(out_stem + '.md', table.encode())
+    write_json_atomic(out_stem + '.json', dict(rows=rows, command=command))
     print(table)
     return dict(rows=rows)
 
