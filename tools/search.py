@@ -24,6 +24,9 @@ def parse_args(argv=None):
     parser.add_argument('--suite', default='configs/takedowns/suite.py', help='the takedown suite')
     parser.add_argument('--takedown', default='development', help='the suite\'s takedown to search on')
     parser.add_argument('--out', default='work_dirs/search', help='where the settings\' results and the table go')
+    parser.add_argument('--settings', nargs='+', metavar='NAME',
+                        help='run only these settings of the file (a partial search: its table says so and '
+                             'its choice is among them only; the others can be run later, each result cached)')
     return parser.parse_args(argv)
 
 
@@ -41,6 +44,14 @@ def main(argv=None) -> dict:
         if takedown.role != 'development':
             raise ValueError(f'--takedown {args.takedown} is a {takedown.role} takedown: settings are chosen on '
                              'a development takedown only, never on one whose figures are reported')
+        grid = list(search['settings'])
+        if args.settings:
+            unknown = [n for n in args.settings if n not in search['settings']]
+            if unknown:
+                raise ValueError(f'--settings {" ".join(unknown)}: not in {args.search}, whose settings are '
+                                 f'{", ".join(grid)}')
+            search['settings'] = {n: o for n, o in search['settings'].items() if n in args.settings}
+    partial = len(search['settings']) < len(grid)
     out_dir = osp.join(args.out, search['name'])
     start = time.monotonic()
 
@@ -53,6 +64,11 @@ def main(argv=None) -> dict:
     result = run_search(search, run_setting)
     command = 'python tools/search.py ' + ' '.join(sys.argv[1:] if argv is None else argv)
     table = render_search(result, command)
+    if partial:
+        table = (f'**Partial search**: {len(search["settings"])} of the {len(grid)} settings of {args.search} '
+                 f'(not run: {", ".join(n for n in grid if n not in search["settings"])}); the choice is among '
+                 'those run only.\n\n' + table)
+        result['partial'] = dict(run=list(search['settings']), grid=grid)
     atomic_write(osp.join(out_dir, 'search.md'), table.encode())
     write_json_atomic(osp.join(out_dir, 'search.json'), dict(result, command=command, takedown=args.takedown))
     print(table)

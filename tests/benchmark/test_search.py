@@ -99,3 +99,36 @@ def test_the_tool_refuses_to_search_on_a_reported_takedown(monkeypatch, refused)
     refused(tool.main, ['configs/search/finetune.py', '--takedown', 'private_site'],
             match=r'--takedown private_site is a reported takedown: settings are chosen on a development takedown only')
     refused(tool.main, ['configs/search/nope.py'], match=r'search file configs/search/nope.py does not exist')
+
+
+def _search_tool():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('tool_search', ROOT / 'tools' / 'search.py')
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool
+
+
+def test_a_partial_search_runs_only_the_named_settings_and_says_so(tmp_path, monkeypatch):
+    import ccu_av.benchmark
+    monkeypatch.chdir(ROOT)
+    ran = []
+
+    def fake_run_takedown(method, takedown, seeds, out_dir, **kw):
+        name = Path(out_dir).name
+        ran.append((name, kw['cfg_options']))
+        return _record(tmp_path, name, 0.21, dict(q0_1=0.02, lr3e_4=0.01)[name.replace('.', '_').replace('-', '_')])
+
+    monkeypatch.setattr(ccu_av.benchmark, 'run_takedown', fake_run_takedown)
+    result = _search_tool().main(['configs/search/ccu.py', '--settings', 'lr3e-4', 'q0.1', '--out', str(tmp_path / 's')])
+    assert [n for n, _ in ran] == ['q0.1', 'lr3e-4']  # the file's order, not the command's
+    assert ran[1][1] == {'optim_wrapper.optimizer.lr': 0.0003}
+    assert result['chosen'] == 'lr3e-4' and result['partial']['run'] == ['q0.1', 'lr3e-4']
+    table = (tmp_path / 's' / 'ccu' / 'search.md').read_text()
+    assert table.startswith('**Partial search**: 2 of the 8 settings') and 'not run: as_configured, no_support' in table
+
+
+def test_an_unknown_setting_name_is_refused_with_the_files_names(monkeypatch, refused):
+    monkeypatch.chdir(ROOT)
+    refused(_search_tool().main, ['configs/search/ccu.py', '--settings', 'q0.2'],
+            match=r'--settings q0.2: not in configs/search/ccu.py, whose settings are as_configured, no_support, q0.1')
