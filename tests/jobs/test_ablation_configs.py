@@ -16,13 +16,14 @@ ABLATIONS = {
     'ccu_no_retain_features.py': {'w_retain_features'},
     'ccu_no_forget_fusion.py': {'w_forget_fusion'},
     'ccu_no_detection.py': {'w_detection'},
+    'ccu_no_image_forget.py': {'w_image_forget'},
 }
 # the radar retention terms (b) are off in the main job, whose frozen modules make them constant;
 # this ablation trains those modules and switches them on
 TRAIN_SHARED = 'ccu_train_shared.py'
 RADAR_RETENTION = {'w_radar_embedding', 'w_radar_bev', 'w_radar_detection'}
-# off in the main job (not yet measured on the default dataset): nothing to switch off
-OFF_IN_MAIN_JOB = {'w_image_forget'}
+# off in the main job: nothing to switch off (none at present)
+OFF_IN_MAIN_JOB = set()
 WEIGHTS = [name for name in inspect.signature(CCU).parameters if name.startswith('w_')]
 DEFAULTS = {k: p.default for k, p in inspect.signature(CCU).parameters.items() if k.startswith('w_')}
 
