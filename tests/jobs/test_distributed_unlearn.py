@@ -50,12 +50,15 @@ class StudentHashHook(Hook):
         with open(out, 'w') as f:
             f.write(digest.hexdigest())
 '''
-# ||w_2proc - w_1proc|| / ||w_1proc - w_original|| over all weights: measured 0.167 on this job
-# (3 SGD steps). Not 0: the ranks' losses are normalised per rank's batch (the heatmap loss by
-# its batch's objects, CCU's object terms over its batch's objects), which a mean of the ranks'
-# gradients does not undo; a mean-over-samples loss would match to float rounding. Batch norm
-# plays no part: the CCU config sets norm_eval, so the original's statistics are used throughout.
-RELATIVE_TOLERANCE = 0.25
+# ||w_2proc - w_1proc|| / ||w_1proc - w_original|| over all weights: measured 0.346 on this job
+# (3 SGD steps) with the main setting's image-plane forget term (w_image_forget=1.0), 0.167
+# before it. Not 0: the ranks' losses are normalised per rank's batch (the heatmap losses by
+# their batch's objects, CCU's object terms over its batch's objects), which a mean of the ranks'
+# gradients does not undo; a mean-over-samples loss would match to float rounding. A broken
+# synchronisation shows otherwise: unsynchronised ranks differ (the hashes below), a sum instead
+# of a mean doubles the step (a ratio near 1). Batch norm plays no part: the CCU config sets
+# norm_eval, so the original's statistics are used throughout.
+RELATIVE_TOLERANCE = 0.4
 # SGD for both runs: its updates are proportional to the gradients, so the weights compare the
 # 2-process gradients with the single process's. The job's AdamW moves every weight by about lr
 # in its first steps whatever the size of its gradient, so that a small difference in a small
