@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import os.path as osp
-import pickle
 import shutil
 import statistics
 import subprocess
@@ -57,10 +56,9 @@ def parse_args(argv=None):
 
 def train_scene_names(info_file: str) -> dict:
     """Location -> the sorted names of its scenes in a training info file."""
-    with open(info_file, 'rb') as f:
-        infos = pickle.load(f)['data_list']
+    import mmengine
     out = {}
-    for info in infos:
+    for info in mmengine.load(info_file)['data_list']:
         out.setdefault(info['location'], set()).add(info['scene_name'])
     return {location: sorted(names) for location, names in out.items()}
 
@@ -105,6 +103,7 @@ def configure(args, condition: str):
 def worker(args) -> dict:
     """One condition's timed unlearning step; its row, also written as ``timing.json``."""
     from ccu_av.jobs import steps
+    from ccu_av.utils import write_json_atomic
     cfg, files = configure(args, args.worker)
     work_dir = osp.join(args.out, args.worker)
     sets = steps.select(cfg, files, osp.join(work_dir, 'selection'))
@@ -114,9 +113,8 @@ def worker(args) -> dict:
     times = iteration_times(work_dir)
     row = dict(condition=args.worker, num_forget=len(sets.forget), num_retain=len(sets.retain),
                num_train=len(sets.forget) + len(sets.retain), wall_s=model.wall_time_s,
-               iters=len(times), median_iter_s=statistics.median(times))
-    with open(osp.join(work_dir, 'timing.json'), 'w') as f:
-        json.dump(row, f)
+               logged_iters=len(times), median_iter_s=statistics.median(times))
+    write_json_atomic(osp.join(work_dir, 'timing.json'), row)
     return row
 
 
@@ -167,6 +165,7 @@ def main(argv=None) -> dict:
         print(f"  {rows[-1]['wall_s']:.0f} s ({rows[-1]['num_forget']} flagged, {rows[-1]['num_retain']} retain)",
               flush=True)
     return publish(rows, render, osp.join(args.out, 'scaling'), 'benchmark_scaling', argv)
+
 
 if __name__ == '__main__':
     main()
