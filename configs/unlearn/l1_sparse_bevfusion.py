@@ -4,6 +4,8 @@ _base_ = ['../_base_/jobs/takedown.py']
 
 work_dir = './work_dirs/unlearn/l1_sparse_bevfusion'
 
-model = dict(objective=dict(type='L1Sparse', decay_iters={{_base_.max_iters}}))
+# decay_iters None: the penalty reaches 0 at the end of the run, whose length the takedown's
+# budget (train_cfg, ForgetPassTrainLoop) sets from the forget set
+model = dict(objective=dict(type='L1Sparse', decay_iters=None))
 # retain batches only: no forget samples are loaded
 train_dataloader = dict(batch_sampler=dict(forget_batch_size=0))

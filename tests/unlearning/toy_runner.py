@@ -13,9 +13,10 @@ def make_runner(work_dir, toy_sets, max_iters: int, original=None, resume: bool 
                 frozen_modules: Sequence[str] = ('radar_encoder',), norm_eval: bool = False,
                 forget_batch_size: Optional[int] = None, checkpoint_interval: int = 1000,
                 optimizer: Optional[dict] = None, custom_hooks: Optional[list] = None,
-                **runner_kwargs) -> Runner:
+                train_cfg: Optional[dict] = None, **runner_kwargs) -> Runner:
     """Unlearn ``toy_sets['forget']`` (or ``forget``) from ``original`` (a checkpoint path), the
-    retain set ``toy_sets['retain']``, batches of 2 + 2, CCU by default."""
+    retain set ``toy_sets['retain']``, batches of 2 + 2, CCU by default; ``train_cfg`` replaces
+    the loop (mmengine's ``IterBasedTrainLoop`` of ``max_iters``)."""
     model = UnlearningModel(
         detector=detector or TinyCamRadar(),
         objective=objective or dict(type='CCU', point_cloud_range=PCR),
@@ -31,7 +32,7 @@ def make_runner(work_dir, toy_sets, max_iters: int, original=None, resume: bool 
             sampler=dict(type='InfiniteSampler', shuffle=True),
             batch_sampler=dict(type='PairedBatchSampler', forget_batch_size=forget_batch_size),
             collate_fn=dict(type='paired_collate')),
-        train_cfg=dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=10_000),
+        train_cfg=train_cfg or dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=10_000),
         optim_wrapper=dict(optimizer=optimizer or dict(type='AdamW', lr=0.02, weight_decay=0.0)),
         default_hooks=dict(checkpoint=dict(type='CheckpointHook', by_epoch=False,
                                            interval=checkpoint_interval),

@@ -5,6 +5,7 @@ linearly to 0, ``L_train(retain) + gamma_t * ||theta||_1``, ``gamma_t = gamma * 
 """
 from typing import Dict, Optional
 
+from mmengine.logging import MessageHub
 from torch import Tensor, nn
 
 from .base import OBJECTIVES, Batch
@@ -20,21 +21,28 @@ class L1Sparse(FineTune):
             the start on the default original (its ||theta||_1 is 6.2e4), against a training loss
             of 5.3 at the end of its pretraining (the logged mean): a regulariser, not the main
             term.
-        decay_iters: iterations over which ``gamma_t`` falls linearly to 0 (the run's length:
-            the takedown job's budget is 60); 0 from there on.
+        decay_iters: iterations over which ``gamma_t`` falls linearly to 0; 0 from there on.
+            None: the run's length (mmengine's ``max_iters``, which the takedown job's
+            ``ForgetPassTrainLoop`` sets from the forget set).
     """
 
-    def __init__(self, gamma: float = 5e-5, decay_iters: int = 60):
+    def __init__(self, gamma: float = 5e-5, decay_iters: Optional[int] = None):
         super().__init__()
         if gamma < 0:
             raise ValueError(f'gamma must be >= 0, got {gamma}')
-        if decay_iters <= 0:
-            raise ValueError(f'decay_iters must be positive, got {decay_iters}')
-        self.gamma, self.decay_iters = float(gamma), int(decay_iters)
+        if decay_iters is not None and decay_iters <= 0:
+            raise ValueError(f'decay_iters must be positive or None (the run\'s length), got {decay_iters}')
+        self.gamma = float(gamma)
+        self.decay_iters = None if decay_iters is None else int(decay_iters)
 
-    def gamma_at(self, iteration: int) -> float:
-        """``gamma * (1 - iteration / decay_iters)``, 0 from ``decay_iters`` on."""
-        return self.gamma * max(0.0, 1.0 - iteration / self.decay_iters)
+    def gamma_at(self, iteration: int, run_iters: Optional[int] = None) -> float:
+        """``gamma * (1 - iteration / T)``, 0 from ``T`` on: ``T`` is ``decay_iters``, else
+        ``run_iters``, else the running loop's ``max_iters`` (mmengine's message hub)."""
+        total = self.decay_iters or run_iters or MessageHub.get_current_instance().get_info('max_iters')
+        if not total:
+            raise ValueError('L1Sparse: decay_iters is None and no run length is known (mmengine\'s '
+                             'message hub has no max_iters); set model.objective.decay_iters')
+        return self.gamma * max(0.0, 1.0 - iteration / total)
 
     def loss(self, student: nn.Module, teacher: nn.Module, retain: Batch, forget: Optional[Batch],
              iteration: int) -> Dict[str, Tensor]:
