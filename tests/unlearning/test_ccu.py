@@ -207,6 +207,23 @@ def test_image_forget_trains_the_image_plane_head_that_the_bev_terms_never_reach
     assert all(p.grad is None for p in teacher.parameters())
 
 
+def test_image_retain_is_the_image_plane_heads_own_loss_on_the_retain_images():
+    model, retain, forget, pcr = _project_detector()
+    teacher = snapshot_teacher(model)
+    off = dict(w_detection=0, w_unlearn=0, w_spread=0, w_radar_embedding=0, w_radar_bev=0,
+               w_radar_detection=0, w_retain_structure=0, w_separation=0, w_forget_fusion=0)
+    out = CCU(pcr, **off, w_image_retain=2.0).loss(model, teacher, retain, forget)
+    assert [k for k in out if 'loss' in k] == ['loss_image_retain']
+    with torch.no_grad():  # the same images and their true objects, through the interface
+        feats = model.extract_image_feats(retain['inputs'], retain['data_samples'])
+        own = model.image_aux_loss(feats, retain['data_samples'])['loss_img_heatmap']
+    assert out['loss_image_retain'].item() == pytest.approx(2.0 * own.item(), rel=1e-5)
+    out['loss_image_retain'].backward()
+    assert any(p.grad is not None and p.grad.any() for p in model.img_aux_head.parameters())
+    assert all(p.grad is None for p in teacher.parameters())
+    assert 'loss_image_retain' not in CCU(pcr, **off).loss(model, teacher, retain, forget)  # off by default
+
+
 def test_image_forget_weighs_each_sample_by_its_support():
     model, retain, forget, pcr = _project_detector()
     teacher = snapshot_teacher(model)

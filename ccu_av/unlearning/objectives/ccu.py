@@ -58,6 +58,10 @@ class CCU(UnlearningObjective):
             (``image_aux_loss`` of the modal interface): its loss on the forget samples' images
             against images without objects. The BEV terms give that head no gradient, so without
             this term what it learned of the flagged images stays (a membership signal).
+        w_image_retain: (c) that head's own training loss on the retain samples' images (their
+            true objects): without it ``w_image_forget`` empties the head on every image, not
+            only the flagged ones, and its loss stops telling members from unseen samples
+            anywhere (docs/results.md, session 11).
         w_radar_embedding: (b) forget objects' radar embeddings vs the teacher's.
         w_radar_bev: (b) radar-only fused BEV (what the head reads) vs the teacher's, on forget.
         w_radar_detection: (b) head loss in radar-only mode on forget samples.
@@ -85,6 +89,7 @@ class CCU(UnlearningObjective):
                  w_spread: float = 1.0,
                  w_camera_forget: float = 0.0,
                  w_image_forget: float = 0.0,
+                 w_image_retain: float = 0.0,
                  w_radar_embedding: float = 1.0,
                  w_radar_bev: float = 1.0,
                  w_radar_detection: float = 1.0,
@@ -110,7 +115,7 @@ class CCU(UnlearningObjective):
         self.pooler = BoxPooler(point_cloud_range)
         self.temperature = temperature
         self.w = dict(detection=w_detection, unlearn=w_unlearn, spread=w_spread, camera_forget=w_camera_forget,
-                      image_forget=w_image_forget, radar_embedding=w_radar_embedding, radar_bev=w_radar_bev,
+                      image_forget=w_image_forget, image_retain=w_image_retain, radar_embedding=w_radar_embedding, radar_bev=w_radar_bev,
                       radar_detection=w_radar_detection, retain_structure=w_retain_structure,
                       separation=w_separation, retain_features=w_retain_features, forget_fusion=w_forget_fusion)
         negative = {k: v for k, v in self.w.items() if v < 0}
@@ -206,6 +211,10 @@ class CCU(UnlearningObjective):
             out['loss_retain_features'] = self.w['retain_features'] * (
                 L.feature_consistency(s_r['camera'], t_r['camera'])
                 + L.feature_consistency(s_r['fused'], t_r['fused']))
+        if self._on('image_retain'):
+            images = image_feats(student, retain['inputs'], retain['data_samples'])
+            out['loss_image_retain'] = self.w['image_retain'] * sum_head_losses(
+                image_aux_loss(student, images, retain['data_samples']))
         r_obj = gt_objects(retain['data_samples'])
         z_r, y_r = self._embed(s_r['camera'], r_obj)
         t_cam_r, _ = self._embed(t_r['camera'], r_obj)
