@@ -22,8 +22,9 @@ ABLATIONS = {
 # this ablation trains those modules and switches them on
 TRAIN_SHARED = 'ccu_train_shared.py'
 RADAR_RETENTION = {'w_radar_embedding', 'w_radar_bev', 'w_radar_detection'}
-# off in the main job: nothing to switch off (none at present)
-OFF_IN_MAIN_JOB = set()
+# off in the main job: nothing to switch off (w_image_retain: searched on the development
+# takedown and not adopted, docs/results.md)
+OFF_IN_MAIN_JOB = {'w_image_retain'}
 WEIGHTS = [name for name in inspect.signature(CCU).parameters if name.startswith('w_')]
 DEFAULTS = {k: p.default for k, p in inspect.signature(CCU).parameters.items() if k.startswith('w_')}
 
