@@ -59,9 +59,9 @@ class CCU(UnlearningObjective):
             against images without objects. The BEV terms give that head no gradient, so without
             this term what it learned of the flagged images stays (a membership signal).
         w_image_retain: (c) that head's own training loss on the retain samples' images (their
-            true objects): without it ``w_image_forget`` empties the head on every image, not
-            only the flagged ones, and its loss stops telling members from unseen samples
-            anywhere (docs/results.md, session 11).
+            true objects), which holds the head where ``w_image_forget`` would empty it on every
+            image (seen on the private-site takedown; searched on the development takedown and
+            not adopted, docs/results.md, session 11).
         w_radar_embedding: (b) forget objects' radar embeddings vs the teacher's.
         w_radar_bev: (b) radar-only fused BEV (what the head reads) vs the teacher's, on forget.
         w_radar_detection: (b) head loss in radar-only mode on forget samples.
