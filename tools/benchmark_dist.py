@@ -76,7 +76,12 @@ def worker(args) -> None:
         if original is None:
             raise FileNotFoundError(f'the original model of {args.config} is not cached; run '
                                     f'python tools/unlearn.py {args.config} once first')
-        for key, value in timing_options(args.iters).items():
+        # the takedown's loop sizes the run from the forget set, with max_iters its cap: a floor
+        # as high makes every timed run exactly --iters long, whatever the forget set
+        options = timing_options(args.iters)
+        if cfg.train_cfg.get('type') == 'ForgetPassTrainLoop':
+            options['train_cfg.min_iters'] = args.iters
+        for key, value in options.items():
             cfg.merge_from_dict({key: value})
         steps.unlearn(cfg, args.work_dir, original, launcher=args.launcher)
         return

@@ -1,5 +1,5 @@
 # Baseline: SCRUB (ccu_av.unlearning.objectives.SCRUB): the student distils the original's dense
-# head outputs on retain batches and, for its first max_steps iterations, moves away from them on
+# head outputs on retain batches and, for the first max_fraction of the run, moves away from them on
 # forget batches; the whole detector trains.
 _base_ = ['../_base_/jobs/takedown.py']
 

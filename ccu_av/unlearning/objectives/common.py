@@ -8,8 +8,9 @@ pretraining aids for the lifting, not the detection task). So a term is a functi
 weights and the batch alone, the same for every detector that offers the interface, and the
 retain and forget sides of a method are the same function.
 """
-from typing import Dict, List
+from typing import Dict, List, Optional
 
+from mmengine.logging import MessageHub
 from torch import Tensor, nn
 
 from ...models.interface import use_modality
@@ -64,3 +65,16 @@ def check_bound(max_forget_loss: float) -> float:
     if not max_forget_loss > 0:
         raise ValueError(f'max_forget_loss must be positive, got {max_forget_loss}')
     return float(max_forget_loss)
+
+
+def run_length(method: str, explicit: Optional[int] = None, knob: str = '') -> int:
+    """The run's length in iterations: ``explicit`` if given, else the running loop's ``max_iters``
+    (mmengine's message hub; the takedown job's ``ForgetPassTrainLoop`` sets it from the forget
+    set before the first iteration, and a resumed run computes the same). For a method whose
+    schedule is a fraction of the run; ``knob`` names the option that would fix it instead."""
+    total = explicit or MessageHub.get_current_instance().get_info('max_iters')
+    if not total:
+        hint = f'; set model.objective.{knob}' if knob else ''
+        raise ValueError(f'{method}: no run length is known (mmengine\'s message hub has no '
+                         f'max_iters){hint}')
+    return int(total)

@@ -5,10 +5,10 @@ linearly to 0, ``L_train(retain) + gamma_t * ||theta||_1``, ``gamma_t = gamma * 
 """
 from typing import Dict, Optional
 
-from mmengine.logging import MessageHub
 from torch import Tensor, nn
 
 from .base import OBJECTIVES, Batch
+from .common import run_length
 from .finetune import FineTune
 
 
@@ -38,10 +38,7 @@ class L1Sparse(FineTune):
     def gamma_at(self, iteration: int, run_iters: Optional[int] = None) -> float:
         """``gamma * (1 - iteration / T)``, 0 from ``T`` on: ``T`` is ``decay_iters``, else
         ``run_iters``, else the running loop's ``max_iters`` (mmengine's message hub)."""
-        total = self.decay_iters or run_iters or MessageHub.get_current_instance().get_info('max_iters')
-        if not total:
-            raise ValueError('L1Sparse: decay_iters is None and no run length is known (mmengine\'s '
-                             'message hub has no max_iters); set model.objective.decay_iters')
+        total = run_length('L1Sparse', self.decay_iters or run_iters, knob='decay_iters')
         return self.gamma * max(0.0, 1.0 - iteration / total)
 
     def loss(self, student: nn.Module, teacher: nn.Module, retain: Batch, forget: Optional[Batch],

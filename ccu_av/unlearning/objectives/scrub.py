@@ -4,12 +4,15 @@ distils the teacher on the retain set and moves away from it on the forget set.
 For a detector the distance between student and teacher is taken on the head's dense outputs
 (the interface's ``head_forward``): a Bernoulli KL of the class heatmaps, cell by cell, at a
 temperature, plus an L1 distance of the box-regression maps where the teacher sees objects
-(:func:`dense_distance`). The first ``max_steps`` iterations are the paper's "max" steps: the
-distance on the forget batch is maximised; every iteration minimises the retain batch's distance
-and detection loss. The phase is a function of ``iteration`` alone, so a resumed run is in the
-phase an uninterrupted one would be. ``docs/method.md``, "Baseline: SCRUB".
+(:func:`dense_distance`). The first ``max_fraction`` of the run's iterations are the paper's
+"max" steps: the distance on the forget batch is maximised; every iteration minimises the retain
+batch's distance and detection loss. The phase is a function of ``iteration`` and the run's
+length alone (both the same in a resumed run), so a resumed run is in the phase an uninterrupted
+one would be. ``docs/method.md``, "Baseline: SCRUB".
 """
 from typing import Dict, Optional
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -17,6 +20,7 @@ from torch import Tensor, nn
 
 from ...models.interface import modal_feats
 from .base import OBJECTIVES, Batch, UnlearningObjective
+from .common import run_length
 from .ccu import sum_head_losses
 
 
@@ -54,8 +58,11 @@ class SCRUB(UnlearningObjective):
     """``alpha * d(retain) + gamma * L_det(retain)``, minus ``d(forget)`` in the max steps.
 
     Args:
-        max_steps: iterations ``0 .. max_steps - 1`` also maximise the forget batch's distance
-            (the paper's ``msteps``, there in epochs over the forget set: 2 of 3).
+        max_fraction: the first ``ceil(max_fraction * T)`` iterations of a run of ``T`` also
+            maximise the forget batch's distance (the paper's ``msteps``, there in epochs). A
+            fraction, not a count: the takedown job's run length follows the forget set
+            (``ForgetPassTrainLoop``), and a fixed count would be most of a short run.
+        run_iters: ``T``; None: the running loop's ``max_iters`` (mmengine's message hub).
         temperature: of the heatmap KL (the paper's ``kd_T``, 4).
         alpha: weight of the retain distance (0.001, the paper's code).
         gamma: weight of the retain detection loss (0.99, the paper's code).
@@ -63,17 +70,25 @@ class SCRUB(UnlearningObjective):
             classifier outputs only).
     """
 
-    def __init__(self, max_steps: int = 20, temperature: float = 4.0, alpha: float = 0.001,
-                 gamma: float = 0.99, w_box: float = 1.0):
+    def __init__(self, max_fraction: float = 1 / 3, temperature: float = 4.0, alpha: float = 0.001,
+                 gamma: float = 0.99, w_box: float = 1.0, run_iters: Optional[int] = None):
         super().__init__()
-        if max_steps < 0 or temperature <= 0 or min(alpha, gamma, w_box) < 0:
-            raise ValueError(f'SCRUB needs max_steps >= 0, temperature > 0 and alpha, gamma, w_box '
-                             f'>= 0, got {max_steps}, {temperature}, {alpha}, {gamma}, {w_box}')
-        self.max_steps, self.temperature = int(max_steps), float(temperature)
+        if not 0 <= max_fraction <= 1 or temperature <= 0 or min(alpha, gamma, w_box) < 0:
+            raise ValueError(f'SCRUB needs max_fraction in [0, 1], temperature > 0 and alpha, gamma, '
+                             f'w_box >= 0, got {max_fraction}, {temperature}, {alpha}, {gamma}, {w_box}')
+        if run_iters is not None and run_iters <= 0:
+            raise ValueError(f'run_iters must be positive or None (the run\'s length), got {run_iters}')
+        self.max_fraction, self.temperature = float(max_fraction), float(temperature)
         self.alpha, self.gamma, self.w_box = float(alpha), float(gamma), float(w_box)
+        self.run_iters = run_iters
+
+    def max_steps(self) -> int:
+        """How many of the run's first iterations are max steps."""
+        # a small epsilon keeps a fraction like 1/3 of 60 at 20, not 21, after rounding error
+        return math.ceil(self.max_fraction * run_length('SCRUB', self.run_iters, knob='run_iters') - 1e-9)
 
     def is_max_step(self, iteration: int) -> bool:
-        return iteration < self.max_steps
+        return iteration < self.max_steps()
 
     def _distance(self, student: nn.Module, teacher: nn.Module, batch: Batch):
         """``d`` of the batch (with gradients to the student) and the student's fused features."""

@@ -189,7 +189,8 @@ def test_bernoulli_kl_is_torch_s_per_cell_kl_summed_over_classes():
 def test_scrub_distance_is_zero_at_the_teacher_and_its_forget_sign_follows_the_phase(original_model,
                                                                                       batches):
     teacher = snapshot_teacher(original_model)
-    scrub = SCRUB(max_steps=3)
+    scrub = SCRUB(max_fraction=0.3, run_iters=10)  # 3 of 10 iterations are max steps
+    assert scrub.max_steps() == 3
     at_teacher = scrub.loss(original_model, teacher, *batches, iteration=0)
     assert at_teacher['loss_retain_distill'].item() == 0
     assert at_teacher['loss_forget_distill'].item() == 0
@@ -207,10 +208,10 @@ def test_scrub_distance_is_zero_at_the_teacher_and_its_forget_sign_follows_the_p
 
 
 def test_scrub_resumes_exactly_across_the_phase_boundary(tmp_path, toy_sets, original_ckpt):
-    kwargs = dict(original=original_ckpt, objective=dict(type='SCRUB', max_steps=2),
+    kwargs = dict(original=original_ckpt, objective=dict(type='SCRUB', max_fraction=0.5),
                   frozen_modules=())
     straight = make_runner(tmp_path / 'straight', toy_sets, max_iters=4, **kwargs)
-    straight.train()
+    straight.train()  # half of 4 iterations, from the run's length in the message hub
     assert straight.message_hub.get_scalar('train/scrub_max_step').data[0].tolist() == [1, 1, 0, 0]
     killed = make_runner(tmp_path / 'resumed', toy_sets, max_iters=1, checkpoint_interval=1,
                          **kwargs)
