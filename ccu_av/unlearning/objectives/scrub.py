@@ -10,9 +10,8 @@ batch's distance and detection loss. The phase is a function of ``iteration`` an
 length alone (both the same in a resumed run), so a resumed run is in the phase an uninterrupted
 one would be. ``docs/method.md``, "Baseline: SCRUB".
 """
-from typing import Dict, Optional
-
 import math
+from typing import Dict, Optional
 
 import torch
 import torch.nn.functional as F
@@ -20,8 +19,8 @@ from torch import Tensor, nn
 
 from ...models.interface import modal_feats
 from .base import OBJECTIVES, Batch, UnlearningObjective
-from .common import run_length
 from .ccu import sum_head_losses
+from .common import run_length
 
 
 def bernoulli_kl(student_logits: Tensor, teacher_logits: Tensor, temperature: float) -> Tensor:
