@@ -56,18 +56,18 @@ def _benchmark(args, wrapper=None) -> subprocess.CompletedProcess:
 def test_the_suite_runs_from_one_command_and_a_rerun_reads_every_cache(tmp_path):
     job = write_configs(tmp_path, str(tmp_path / 'data'))
     bench = tmp_path / 'bench'
-    args = ['--suite', _suite(tmp_path), '--methods', job, '--role', 'all', '--out', str(bench),
-            '--relearn-iters', '0', '1']
+    # the reported takedowns only (the default role): the development one is not run
+    args = ['--suite', _suite(tmp_path), '--methods', job, '--out', str(bench), '--relearn-iters', '0', '1']
     printed = _benchmark(args).stdout
     # progress: one line per takedown and per model step
-    for line in ('on dev (whole location, development)', 'on boston (whole location, reported)',
-                 '[boston] visual retrain, seed 1', '[boston] ccu: unlearning', '[dev] relearning check of ccu'):
+    for line in ('on boston (whole location, reported)', '[boston] visual retrain, seed 1',
+                 '[boston] ccu: unlearning', '[boston] relearning check of ccu'):
         assert line in printed, line
+    assert 'on dev' not in printed
     out = json.loads((bench / 'benchmark.json').read_text())
     rows = out['rows']
     assert [(r['takedown'], r['model']) for r in rows] == [
-        (t, m) for t in ('dev', 'boston')
-        for m in ('original', 'visual_retrain_seed0', 'visual_retrain_seed1', 'ccu')]
+        ('boston', m) for m in ('original', 'visual_retrain_seed0', 'visual_retrain_seed1', 'ccu')]
     for row in (r for r in rows if r['model'] == 'ccu'):
         assert set(row['targets']) == {'camera_forget', 'fusion_forget', 'radar_forget', 'fusion_retain',
                                        'fusion_val_other', 'membership', 'time'}
@@ -76,14 +76,14 @@ def test_the_suite_runs_from_one_command_and_a_rerun_reads_every_cache(tmp_path)
         # the relearning curve starts at the model's own camera-only forget mAP
         assert row['relearn']['0'] == pytest.approx(row['camera_forget'])
     # the two seeds are two trainings: different checkpoints
-    record = out['records'][1]
+    (record,) = out['records']
     assert (record['models']['visual_retrain_seed0']['checkpoint_sha256']
             != record['models']['visual_retrain_seed1']['checkpoint_sha256'])
     # membership compares with the validation samples of the flagged location
     report = json.loads(Path(record['report']).read_text())
     assert report['membership_inference']['ccu']['num_val_same'] > 0
     table = (bench / 'benchmark.md').read_text()
-    assert '| boston | ccu |' in table and '| dev | visual_retrain_seed1 |' in table
+    assert '| boston | ccu |' in table and '| boston | visual_retrain_seed1 |' in table
     # the fleet's verification gate beside the retrain-based judgement, for every model
     assert [(g['takedown'], g['model']) for g in out['gate']] == [(r['takedown'], r['model']) for r in rows]
     assert all(isinstance(g['gate'], bool) and g['agree'] == (g['gate'] == g['judgement']) for g in out['gate'])
@@ -103,7 +103,7 @@ def test_the_suite_runs_from_one_command_and_a_rerun_reads_every_cache(tmp_path)
     missing = subprocess.run([sys.executable, str(ROOT / 'tools' / 'benchmark.py')] + args
                              + ['--from-records', '--out', str(tmp_path / 'empty')],
                              cwd=str(ROOT), capture_output=True, text=True)
-    assert missing.returncode == 2 and 'dev/record-ccu.json does not exist' in missing.stderr
+    assert missing.returncode == 2 and 'boston/record-ccu.json does not exist' in missing.stderr
 
 
 def _figures(camera, fusion=0.5, radar=0.4, retain=0.6, val_other=0.55, membership=0.5, wall=10.0):
