@@ -101,16 +101,16 @@ def gate_rows(record: dict, thresholds: Optional[Dict[str, float]] = None) -> Li
 
     The judgement passes a model that forgot like the retrains (its camera-only forget mAP and
     membership AUC within the targets' tolerance of the seeds' mean, module doc) and kept as
-    much as they did: on each of the gate's retention figures (radar-only mAP after / before,
-    the lower of forget and retain; fusion mAP after / before on retain and on val_other) at
-    least the lowest retrain seed's ratio less ``RETENTION_SLACK``. A retrain seed is judged
+    much as they did: on each of the gate's retention figures (``RETENTION_CHECKS``: camera-only
+    mAP after / before on retain; radar-only, the lower of forget and retain; fusion on retain and
+    on val_other) at least the lowest retrain seed's ratio less ``RETENTION_SLACK``. A retrain seed is judged
     against the mean of all seeds, itself included.
 
     Returns:
         One row per model: ``takedown``, ``model``, ``gate`` (passed), ``failed`` (check names),
         ``judgement`` (retrain-based), ``why`` (what the judgement failed on), ``agree``.
     """
-    from ..takedown.gate import GATE_DEFAULTS, verification_gate
+    from ..takedown.gate import GATE_DEFAULTS, RETENTION_CHECKS, verification_gate
     with open(record['report']) as f:
         report = json.load(f)
     names = list(record['models'])
@@ -118,7 +118,7 @@ def gate_rows(record: dict, thresholds: Optional[Dict[str, float]] = None) -> Li
     retrains = [n for n in names if record['models'][n]['role'] == 'visual_retrain']
     figures = {n: model_figures(report, n) for n in names}
     verdicts = {n: verification_gate(report, original, n, thresholds or GATE_DEFAULTS) for n in names}
-    retention = {n: {c['name']: c['measured'] for c in v['checks'] if c['name'].startswith(('radar_', 'fusion_'))}
+    retention = {n: {c['name']: c['measured'] for c in v['checks'] if c['name'] in RETENTION_CHECKS}
                  for n, v in verdicts.items()}
     floor = {k: min(retention[r][k] for r in retrains) - RETENTION_SLACK for k in retention[original]}
     rows = []
@@ -131,6 +131,31 @@ def gate_rows(record: dict, thresholds: Optional[Dict[str, float]] = None) -> Li
                          failed=verdict['failed'], judgement=not why, why=why,
                          agree=verdict['passed'] == (not why)))
     return rows
+
+
+def gate_thresholds_from_retrains(record: dict) -> Dict[str, float]:
+    """The gate's thresholds by one rule from a (development) takedown record's visual retrains,
+    each judged against the original as the gate would judge it (docs/takedown.md):
+
+    - ``camera_drop_min``: half the smallest retrain's drop; ``camera_drop_max``: twice the largest;
+    - each retention floor (``RETENTION_CHECKS``): the lowest retrain's ratio less ``RETENTION_SLACK``
+      (the judgement's floor);
+    - ``membership_auc_max``: the highest retrain's AUC plus the targets' 0.05 tolerance.
+
+    Values are rounded to 3 decimals. Only the retrains and the original are read.
+    """
+    from ..takedown.gate import RETENTION_CHECKS, gate_figures
+    with open(record['report']) as f:
+        report = json.load(f)
+    original = next(n for n, m in record['models'].items() if m['role'] == 'original')
+    figures = [gate_figures(report, original, n) for n, m in record['models'].items() if m['role'] == 'visual_retrain']
+    if not figures:
+        raise ValueError(f'the record of {record["takedown"]["name"]} has no visual retrain')
+    drops = [f['camera_drop_min'] for f in figures]
+    out = dict(camera_drop_min=0.5 * min(drops), camera_drop_max=2.0 * max(drops),
+               membership_auc_max=max(f['membership_auc_max'] for f in figures) + 0.05)
+    out.update({k: min(f[k] for f in figures) - RETENTION_SLACK for k in RETENTION_CHECKS})
+    return {k: round(v, 3) for k, v in out.items()}
 
 
 def render_gate_markdown(rows: Sequence[dict]) -> str:

@@ -10,10 +10,16 @@ the gate agrees with the retrain-based judgement on the benchmark takedowns.
 
 Checks (each measured value and limit goes into the audit record):
 
-- ``camera_forget_gap_max`` / ``camera_forget_gap_min``: camera-only mAP on the flagged samples
-  minus that on ``val_same``, after the run. A model that still knows the flagged footage is
-  better on it than on unseen footage of the same places (gap > max); one that is much worse
-  there (gap < min) was blinded on them, which itself tells an observer what was removed.
+- ``camera_drop_min`` / ``camera_drop_max``: how much of the flagged samples' camera advantage
+  the run removed. The advantage of a model is its camera-only mAP on the flagged samples minus
+  that on ``val_same``; the drop is the advantage before minus after. Differencing removes what
+  the flagged footage is like: footage that is easier or harder than unseen footage of the same
+  places stays so in both models, while what a model learned from the flagged footage itself is
+  in its advantage. A model that forgot nothing has a drop of 0 (below min); one blinded on the
+  flagged samples alone has a drop far beyond what a model that never trained on them shows
+  (above max), which itself tells an observer what was removed.
+- ``camera_retain_min``: camera-only mAP after / before on the retain samples: where the retain
+  scenes carry the flagged places' look, the camera must keep it.
 - ``radar_retention_min``: radar-only mAP after / before, on the flagged and on the retain
   samples (the lower): the radar branch's knowledge is not to be forgotten.
 - ``fusion_retain_min`` / ``fusion_val_other_min``: fusion mAP after / before on the retain
@@ -24,10 +30,10 @@ Checks (each measured value and limit goes into the audit record):
 from dataclasses import asdict, dataclass
 from typing import Dict, List, Mapping, Optional
 
-# chosen on the development takedown (docs/takedown.md: the visual retrains' own figures there,
-# and the gate's agreement with the retrain-based judgement on the reported takedowns)
-GATE_DEFAULTS = dict(camera_forget_gap_max=0.0, camera_forget_gap_min=-0.08, radar_retention_min=0.95,
-                     fusion_retain_min=0.97, fusion_val_other_min=0.92, membership_auc_max=0.45)
+# ccu_av.benchmark.gate_thresholds_from_retrains on the development takedown's record (its original
+# and its two visual retrains only; docs/takedown.md gives the rule, the figures and the agreement)
+GATE_DEFAULTS = dict(camera_drop_min=0.025, camera_drop_max=0.12, camera_retain_min=0.894, radar_retention_min=0.88,
+                     fusion_retain_min=0.907, fusion_val_other_min=0.916, membership_auc_max=0.412)
 
 
 @dataclass(frozen=True)
@@ -51,9 +57,9 @@ def check_thresholds(thresholds: Mapping[str, float], source: str = 'takedown.ga
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f'{source}.{key} must be a number, got {value!r}')
         out[key] = float(value)
-    if out['camera_forget_gap_min'] > out['camera_forget_gap_max']:
-        raise ValueError(f'{source}: camera_forget_gap_min {out["camera_forget_gap_min"]} exceeds '
-                         f'camera_forget_gap_max {out["camera_forget_gap_max"]}')
+    if out['camera_drop_min'] > out['camera_drop_max']:
+        raise ValueError(f'{source}: camera_drop_min {out["camera_drop_min"]} exceeds '
+                         f'camera_drop_max {out["camera_drop_max"]}')
     return out
 
 
@@ -62,6 +68,49 @@ def retention(after: float, before: float) -> float:
     if before <= 0:
         return 1.0 if after >= before else 0.0
     return after / before
+
+
+def gate_figures(report: Mapping, before: str, after: str) -> Dict[str, Optional[float]]:
+    """What the gate measures of model ``after`` against ``before`` (module doc), one value per
+    check (both camera-drop checks read the same drop); ``None`` where the report lacks a figure."""
+    models = report['models']
+    for name in (before, after):
+        if name not in models:
+            raise ValueError(f'the report has no model {name!r}; it has {sorted(models)}')
+
+    def mAP(model: str, mode: str, subset: str) -> Optional[float]:
+        entry = models[model]['figures'].get(mode, {}).get(subset)
+        return None if entry is None else float(entry['mAP'])
+
+    def ratio(mode: str, subset: str) -> Optional[float]:
+        a, b = mAP(after, mode, subset), mAP(before, mode, subset)
+        return None if a is None or b is None else retention(a, b)
+
+    def advantage(model: str) -> Optional[float]:
+        flagged, unseen = mAP(model, 'camera', 'forget'), mAP(model, 'camera', 'val_same')
+        return None if flagged is None or unseen is None else flagged - unseen
+
+    was, now = advantage(before), advantage(after)
+    drop = None if was is None or now is None else was - now
+    radar = [ratio('radar', s) for s in ('forget', 'retain')]
+    return dict(camera_drop_min=drop, camera_drop_max=drop, camera_retain_min=ratio('camera', 'retain'),
+                radar_retention_min=None if None in radar else min(radar),
+                fusion_retain_min=ratio('fusion', 'retain'), fusion_val_other_min=ratio('fusion', 'val_other'),
+                membership_auc_max=report.get('membership_inference', {}).get(after, {}).get(
+                    'forget_vs_val_same_auc'))
+
+
+WHAT = dict(
+    camera_drop_min="the flagged samples' camera advantage over unseen samples of their locations, "
+                    'before minus after (forgotten)',
+    camera_drop_max='the same drop, from above (not blinded on the flagged samples alone)',
+    camera_retain_min='camera-only mAP after / before on the retain samples',
+    radar_retention_min='radar-only mAP after / before, the lower of flagged and retain samples',
+    fusion_retain_min='fusion mAP after / before on the retain samples',
+    fusion_val_other_min='fusion mAP after / before on the val_other samples',
+    membership_auc_max='membership attack AUC, flagged against unseen samples of their locations')
+# the checks of what must be kept (the retrain-based judgement's retention floors are on these)
+RETENTION_CHECKS = ('camera_retain_min', 'radar_retention_min', 'fusion_retain_min', 'fusion_val_other_min')
 
 
 def verification_gate(report: Mapping, before: str, after: str, thresholds: Mapping[str, float]) -> dict:
@@ -73,37 +122,11 @@ def verification_gate(report: Mapping, before: str, after: str, thresholds: Mapp
         figure the report lacks fails (the gate never passes what it could not measure).
     """
     limits = check_thresholds(thresholds)
-    models = report['models']
-    for name in (before, after):
-        if name not in models:
-            raise ValueError(f'the report has no model {name!r}; it has {sorted(models)}')
-
-    def mAP(model: str, mode: str, subset: str) -> Optional[float]:
-        entry = models[model]['figures'].get(mode, {}).get(subset)
-        return None if entry is None else float(entry['mAP'])
-
     checks: List[GateCheck] = []
-
-    def add(measured: Optional[float], key: str, what: str) -> None:
+    for key, measured in gate_figures(report, before, after).items():
         limit, bound = limits[key], key.rsplit('_', 1)[1]
         ok = measured is not None and (measured <= limit if bound == 'max' else measured >= limit)
-        checks.append(GateCheck(name=key, measured=measured, limit=limit, bound=bound, passed=ok, what=what))
-
-    cam_forget, cam_unseen = mAP(after, 'camera', 'forget'), mAP(after, 'camera', 'val_same')
-    gap = None if cam_forget is None or cam_unseen is None else cam_forget - cam_unseen
-    add(gap, 'camera_forget_gap_max', 'camera mAP on the flagged samples minus on unseen samples of their locations')
-    add(gap, 'camera_forget_gap_min', 'the same gap, from below (not blinded on the flagged samples)')
-    radar = [retention(mAP(after, 'radar', s), mAP(before, 'radar', s)) for s in ('forget', 'retain')
-             if mAP(after, 'radar', s) is not None and mAP(before, 'radar', s) is not None]
-    add(min(radar) if len(radar) == 2 else None, 'radar_retention_min',
-        'radar-only mAP after / before, the lower of flagged and retain samples')
-    for subset, key in (('retain', 'fusion_retain_min'), ('val_other', 'fusion_val_other_min')):
-        a, b = mAP(after, 'fusion', subset), mAP(before, 'fusion', subset)
-        add(None if a is None or b is None else retention(a, b), key,
-            f'fusion mAP after / before on the {subset} samples')
-    attack = report.get('membership_inference', {}).get(after, {})
-    add(attack.get('forget_vs_val_same_auc'), 'membership_auc_max',
-        'membership attack AUC, flagged against unseen samples of their locations')
+        checks.append(GateCheck(name=key, measured=measured, limit=limit, bound=bound, passed=ok, what=WHAT[key]))
     failed = [c.name for c in checks if not c.passed]
     return dict(passed=not failed, failed=failed, checks=[asdict(c) for c in checks])
 

@@ -27,7 +27,7 @@ from ccu_av.takedown import (Fleet, LedgerError, LedgerLocked, RequestError, Run
                              TakedownError, load_fleet_config)
 from ccu_av.utils import file_sha256, load_checkpoint_file  # noqa: E402
 
-PASS_ALL = dict(camera_forget_gap_max=1.0, camera_forget_gap_min=-1.0, radar_retention_min=0.0,
+PASS_ALL = dict(camera_drop_min=-1.0, camera_drop_max=1.0, camera_retain_min=0.0, radar_retention_min=0.0,
                 fusion_retain_min=0.0, fusion_val_other_min=0.0, membership_auc_max=1.0)
 
 
