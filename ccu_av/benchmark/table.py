@@ -20,6 +20,7 @@ import math
 from typing import Dict, List, Optional, Sequence
 
 RETENTION_SLACK = 0.01  # the retrain-based judgement's retention floor: the lowest seed's ratio less this
+MEMBERSHIP_TOLERANCE = 0.05  # the membership target: the attack's AUC within this of the retrains' mean
 COLUMNS = (
     ('camera_forget', 'cam mAP forget'), ('radar_forget', 'radar mAP forget'),
     ('fusion_forget', 'fusion mAP forget'), ('fusion_retain', 'fusion mAP retain'),
@@ -61,7 +62,7 @@ def targets(method: Dict[str, float], original: Dict[str, float],
                                 spread=spread)
     out['fusion_forget'] = dict(value=method['fusion_forget'] - ref['fusion_forget'][0], limit=0.03)
     if method['membership'] is not None and ref['membership'][0] is not None:
-        out['membership'] = dict(value=method['membership'] - ref['membership'][0], limit=0.05)
+        out['membership'] = dict(value=method['membership'] - ref['membership'][0], limit=MEMBERSHIP_TOLERANCE)
     for key in ('camera_forget', 'fusion_forget', 'membership'):
         if key in out:
             out[key]['met'] = abs(out[key]['value']) <= out[key]['limit']
@@ -95,6 +96,15 @@ def takedown_rows(record: dict) -> List[dict]:
     return rows
 
 
+def _record_models(record: dict):
+    """A takedown record's report (report.json's content), its original's name and its retrains'."""
+    with open(record['report']) as f:
+        report = json.load(f)
+    names = list(record['models'])
+    original = next(n for n in names if record['models'][n]['role'] == 'original')
+    return report, original, [n for n in names if record['models'][n]['role'] == 'visual_retrain']
+
+
 def gate_rows(record: dict, thresholds: Optional[Dict[str, float]] = None) -> List[dict]:
     """The fleet's verification gate (``ccu_av.takedown.gate``, which reads no retrain) on every
     model of a takedown record against the original, beside the retrain-based judgement.
@@ -103,19 +113,16 @@ def gate_rows(record: dict, thresholds: Optional[Dict[str, float]] = None) -> Li
     membership AUC within the targets' tolerance of the seeds' mean, module doc) and kept as
     much as they did: on each of the gate's retention figures (``RETENTION_CHECKS``: camera-only
     mAP after / before on retain; radar-only, the lower of forget and retain; fusion on retain and
-    on val_other) at least the lowest retrain seed's ratio less ``RETENTION_SLACK``. A retrain seed is judged
-    against the mean of all seeds, itself included.
+    on val_other) at least the lowest retrain seed's ratio less ``RETENTION_SLACK``. A retrain seed
+    is judged against the mean of all seeds, itself included.
 
     Returns:
         One row per model: ``takedown``, ``model``, ``gate`` (passed), ``failed`` (check names),
         ``judgement`` (retrain-based), ``why`` (what the judgement failed on), ``agree``.
     """
     from ..takedown.gate import GATE_DEFAULTS, RETENTION_CHECKS, verification_gate
-    with open(record['report']) as f:
-        report = json.load(f)
+    report, original, retrains = _record_models(record)
     names = list(record['models'])
-    original = next(n for n in names if record['models'][n]['role'] == 'original')
-    retrains = [n for n in names if record['models'][n]['role'] == 'visual_retrain']
     figures = {n: model_figures(report, n) for n in names}
     verdicts = {n: verification_gate(report, original, n, thresholds or GATE_DEFAULTS) for n in names}
     retention = {n: {c['name']: c['measured'] for c in v['checks'] if c['name'] in RETENTION_CHECKS}
@@ -140,20 +147,18 @@ def gate_thresholds_from_retrains(record: dict) -> Dict[str, float]:
     - ``camera_drop_min``: half the smallest retrain's drop; ``camera_drop_max``: twice the largest;
     - each retention floor (``RETENTION_CHECKS``): the lowest retrain's ratio less ``RETENTION_SLACK``
       (the judgement's floor);
-    - ``membership_auc_max``: the highest retrain's AUC plus the targets' 0.05 tolerance.
+    - ``membership_auc_max``: the highest retrain's AUC plus ``MEMBERSHIP_TOLERANCE``.
 
     Values are rounded to 3 decimals. Only the retrains and the original are read.
     """
     from ..takedown.gate import RETENTION_CHECKS, gate_figures
-    with open(record['report']) as f:
-        report = json.load(f)
-    original = next(n for n, m in record['models'].items() if m['role'] == 'original')
-    figures = [gate_figures(report, original, n) for n, m in record['models'].items() if m['role'] == 'visual_retrain']
+    report, original, retrains = _record_models(record)
+    figures = [gate_figures(report, original, n) for n in retrains]
     if not figures:
         raise ValueError(f'the record of {record["takedown"]["name"]} has no visual retrain')
     drops = [f['camera_drop_min'] for f in figures]
     out = dict(camera_drop_min=0.5 * min(drops), camera_drop_max=2.0 * max(drops),
-               membership_auc_max=max(f['membership_auc_max'] for f in figures) + 0.05)
+               membership_auc_max=max(f['membership_auc_max'] for f in figures) + MEMBERSHIP_TOLERANCE)
     out.update({k: min(f[k] for f in figures) - RETENTION_SLACK for k in RETENTION_CHECKS})
     return {k: round(v, 3) for k, v in out.items()}
 
