@@ -21,6 +21,7 @@ from typing import Dict, List, Optional, Sequence
 
 RETENTION_SLACK = 0.01  # the retrain-based judgement's retention floor: the lowest seed's ratio less this
 MEMBERSHIP_TOLERANCE = 0.05  # the membership target: the attack's AUC within this of the retrains' mean
+CHANCE_AUC = 0.5  # an attack that cannot tell flagged from unseen samples
 COLUMNS = (
     ('camera_forget', 'cam mAP forget'), ('radar_forget', 'radar mAP forget'),
     ('fusion_forget', 'fusion mAP forget'), ('fusion_retain', 'fusion mAP retain'),
@@ -147,7 +148,10 @@ def gate_thresholds_from_retrains(record: dict) -> Dict[str, float]:
     - ``camera_drop_min``: half the smallest retrain's drop; ``camera_drop_max``: twice the largest;
     - each retention floor (``RETENTION_CHECKS``): the lowest retrain's ratio less ``RETENTION_SLACK``
       (the judgement's floor);
-    - ``membership_auc_max``: the highest retrain's AUC plus ``MEMBERSHIP_TOLERANCE``.
+    - ``membership_auc_max``: the higher of chance (0.5) and the highest retrain's AUC, plus
+      ``MEMBERSHIP_TOLERANCE``. Without the floor a development takedown whose footage is novel
+      (its retrains' flagged samples look *less* like members than unseen ones, AUC < 0.5) would
+      set a limit below chance, which a model that never saw ordinary footage fails.
 
     Values are rounded to 3 decimals. Only the retrains and the original are read.
     """
@@ -158,7 +162,7 @@ def gate_thresholds_from_retrains(record: dict) -> Dict[str, float]:
         raise ValueError(f'the record of {record["takedown"]["name"]} has no visual retrain')
     drops = [f['camera_drop_min'] for f in figures]
     out = dict(camera_drop_min=0.5 * min(drops), camera_drop_max=2.0 * max(drops),
-               membership_auc_max=max(f['membership_auc_max'] for f in figures) + MEMBERSHIP_TOLERANCE)
+               membership_auc_max=max(CHANCE_AUC, *(f['membership_auc_max'] for f in figures)) + MEMBERSHIP_TOLERANCE)
     out.update({k: min(f[k] for f in figures) - RETENTION_SLACK for k in RETENTION_CHECKS})
     return {k: round(v, 3) for k, v in out.items()}
 

@@ -26,7 +26,6 @@ scikit-learn is not in the stack: the regression (LBFGS in torch), the folds and
 (Mann-Whitney U with average ranks for ties) are written here.
 """
 import math
-from collections import defaultdict
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -36,7 +35,7 @@ from mmengine.logging import MMLogger
 from mmengine.utils import ProgressBar
 from torch import Tensor
 
-from ccu_av.models.interface import use_modality
+from ccu_av.models.interface import camera_losses
 from ccu_av.models.weights import build_detector
 from ccu_av.utils import file_sha256
 from ccu_av.utils.dist import rank_and_world, run_on_rank_zero, run_sharded
@@ -217,18 +216,11 @@ def membership_attack(members: np.ndarray, nonmembers: np.ndarray, forget: np.nd
 def camera_membership_features(model: torch.nn.Module, batch_inputs: dict,
                                batch_data_samples: list) -> Dict[str, float]:
     """The losses of one sample in camera-only mode (eval mode), summed over tasks by loss name
-    (``task0.loss_heatmap`` + ``task1.loss_heatmap`` -> ``loss_heatmap``), as log(loss + 1e-6)."""
+    (``interface.camera_losses``), as log(loss + 1e-6)."""
     if len(batch_data_samples) != 1:
         raise ValueError(f'camera_membership_features takes one sample, got {len(batch_data_samples)}')
-    with use_modality(model, 'camera'):
-        losses = model.loss(batch_inputs, batch_data_samples)
-    grouped = defaultdict(float)
-    for name, value in losses.items():
-        if 'loss' not in name:
-            continue
-        value = sum(v.sum() for v in value) if isinstance(value, (list, tuple)) else value.sum()
-        grouped[name.rsplit('.', 1)[-1]] += float(value)
-    return {name: math.log(value + LOSS_EPS) for name, value in sorted(grouped.items())}
+    losses = camera_losses(model, batch_inputs, batch_data_samples)
+    return {name: math.log(float(value) + LOSS_EPS) for name, value in losses.items()}
 
 
 def membership_pipeline(cfg: Config) -> List[dict]:

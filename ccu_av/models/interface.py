@@ -141,6 +141,23 @@ def image_aux_loss(model, feats: Tensor, batch_data_samples: list) -> Dict[str, 
     return compute(feats, batch_data_samples)
 
 
+def camera_losses(model, batch_inputs: dict, batch_data_samples: list) -> Dict[str, Tensor]:
+    """The detector's own training losses (mmengine's ``forward(..., mode='loss')``) on a batch in camera-only mode,
+    summed over tasks by loss name (``task0.loss_heatmap`` + ``task1.loss_heatmap`` ->
+    ``loss_heatmap``), in name order, with their gradients: how well the camera alone fits the
+    batch's objects, depth and image-plane targets (what the membership attack reads)."""
+    with use_modality(model, 'camera'):
+        losses = model(batch_inputs, batch_data_samples, mode='loss')
+    grouped: Dict[str, Tensor] = {}
+    for name, value in losses.items():
+        if 'loss' not in name:
+            continue
+        value = sum(v.sum() for v in value) if isinstance(value, (list, tuple)) else value.sum()
+        key = name.rsplit('.', 1)[-1]
+        grouped[key] = grouped[key] + value if key in grouped else value
+    return dict(sorted(grouped.items()))
+
+
 def check_modal_interface(model, batch_inputs: Optional[dict] = None,
                           batch_data_samples: Optional[List] = None) -> None:
     """Raise ``TypeError`` naming what ``model`` lacks to serve unlearning code.

@@ -25,7 +25,7 @@ from torch.utils.data import Dataset, Sampler
 
 from mmdet3d.registry import DATA_SAMPLERS, DATASETS
 
-from ..datasets.takedown_selection import TakedownRequest, select_from_info_file
+from ..datasets.takedown_selection import TakedownRequest, records_from_info_file, select_from_info_file
 
 SET_KEY = 'unlearning_set'  # the key that tags each sample as 'retain' or 'forget'
 
@@ -76,11 +76,16 @@ class PairedDataset(Dataset):
     Args:
         retain: the retain dataset, or its config.
         forget: the forget dataset, or its config.
+        holdout: samples the model never trained on, or their config (built when a pre-pass
+            first reads them: :func:`holdout_batches`); never served by the sampler. ``None``:
+            none.
     """
 
-    def __init__(self, retain: Union[Dataset, dict], forget: Union[Dataset, dict]):
+    def __init__(self, retain: Union[Dataset, dict], forget: Union[Dataset, dict],
+                 holdout: Union[Dataset, dict, None] = None):
         self.retain = DATASETS.build(retain) if isinstance(retain, dict) else retain
         self.forget = DATASETS.build(forget) if isinstance(forget, dict) else forget
+        self.holdout = holdout
         if len(self.forget) == 0:
             raise ValueError('the forget set is empty: nothing to unlearn; check the takedown selection')
         if len(self.retain) == 0:
@@ -116,13 +121,27 @@ class UnlearningDataset(PairedDataset):
             taking ``sample_tokens``, with ``data_root`` and ``ann_file``); built once for each set.
         takedown: the takedown request: a dict of :class:`TakedownRequest` fields, or the path of
             a YAML/JSON request file.
+        holdout_ann_file: the info file of held-out samples (the validation split), relative to
+            ``data_root`` like ``ann_file``, for an objective whose pre-pass reads samples the
+            model never trained on (``prepass_reads_holdout``): those of the locations the
+            takedown flags, or all of them where it has none of those locations. Read through the
+            training dataset's settings and pipeline, so that they are measured as the forget
+            samples are. ``None``: no held-out samples.
     """
 
-    def __init__(self, dataset: dict, takedown: Union[dict, str]):
+    def __init__(self, dataset: dict, takedown: Union[dict, str], holdout_ann_file: Optional[str] = None):
         self.request = TakedownRequest.coerce(takedown)
         self.selection = select_from_info_file(info_file_of(dataset), self.request)
+        holdout = None
+        if holdout_ann_file is not None:
+            train = records_from_info_file(info_file_of(dataset))
+            held = records_from_info_file(info_file_of(dict(dataset, ann_file=holdout_ann_file)))
+            forget = set(self.selection.forget_tokens)
+            flagged = {r['location'] for r in train if r['token'] in forget}
+            same = [r['token'] for r in held if r['location'] in flagged]
+            holdout = dict(dataset, ann_file=holdout_ann_file, sample_tokens=same or [r['token'] for r in held])
         super().__init__(retain=dict(dataset, sample_tokens=list(self.selection.retain_tokens)),
-                         forget=dict(dataset, sample_tokens=list(self.selection.forget_tokens)))
+                         forget=dict(dataset, sample_tokens=list(self.selection.forget_tokens)), holdout=holdout)
 
 
 def info_file_of(dataset_cfg: dict) -> str:
@@ -215,6 +234,24 @@ def retain_batches(dataset: PairedDataset, batch_size: int,
     if num_samples <= 0:
         raise ValueError(f'num_samples must be positive, got {num_samples}')
     return _batches(dataset.retain, [i * R // num_samples for i in range(num_samples)], batch_size)
+
+
+def holdout_batches(dataset: PairedDataset, batch_size: int,
+                    num_samples: Optional[int] = None) -> Iterator[dict]:
+    """Held-out samples once, in order, collated in batches (for a pre-pass that reads samples
+    the model never trained on): all of the dataset's held-out samples
+    (:class:`UnlearningDataset`'s ``holdout_ann_file``), or ``num_samples`` evenly spaced."""
+    if dataset.holdout is None:
+        raise ValueError(f'{type(dataset).__name__} has no held-out samples: give the training '
+                         'dataset (UnlearningDataset) holdout_ann_file, the validation info file')
+    if isinstance(dataset.holdout, dict):
+        dataset.holdout = DATASETS.build(dataset.holdout)
+    held = dataset.holdout
+    H = len(held)
+    if num_samples is not None and num_samples <= 0:
+        raise ValueError(f'num_samples must be positive, got {num_samples}')
+    indices = range(H) if num_samples is None or num_samples >= H else [i * H // num_samples for i in range(num_samples)]
+    return _batches(held, indices, batch_size)
 
 
 def _batches(samples: Dataset, indices: Sequence[int], batch_size: int) -> Iterator[dict]:

@@ -26,10 +26,17 @@ model = dict(
         # how much of each forget sample to unlearn follows from how little the retain set shows
         # its look (docs/method.md); chosen on the development takedown only (docs/results.md)
         support_quantile=0.5,
-        min_forget_weight=0.0),
+        min_forget_weight=0.0,
+        # the forget samples' camera-only losses raised to the original's level on held-out
+        # samples of their places (docs/method.md); chosen on the development takedown
+        # (tools/search.py configs/search/ccu_match.py, docs/results.md, session 17)
+        w_forget_match=1.0),
     frozen_modules=('radar_encoder', 'fuser', 'bev_backbone', 'bev_neck', 'bbox_head'),
     norm_eval=True)  # batch norm keeps the original's statistics
 
 # The pre-pass of retain support (model.objective.support_quantile; docs/method.md) reads 240
-# retain samples evenly spaced over the retain set, in batches of 4.
-custom_hooks = [dict(type='UnlearningHook', prepass_batch_size=4, prepass_retain_samples=240)]
+# retain samples evenly spaced over the retain set, in batches of 4; with
+# model.objective.w_forget_match > 0 it also reads up to 80 held-out samples (validation samples
+# of the flagged locations) for the camera-only loss levels.
+custom_hooks = [dict(type='UnlearningHook', prepass_batch_size=4, prepass_retain_samples=240,
+                     prepass_holdout_samples=80)]

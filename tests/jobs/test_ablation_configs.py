@@ -17,6 +17,7 @@ ABLATIONS = {
     'ccu_no_forget_fusion.py': {'w_forget_fusion'},
     'ccu_no_detection.py': {'w_detection'},
     'ccu_no_image_forget.py': {'w_image_forget'},
+    'ccu_no_forget_match.py': {'w_forget_match'},
 }
 # the radar retention terms (b) are off in the main job, whose frozen modules make them constant;
 # this ablation trains those modules and switches them on

@@ -13,10 +13,11 @@ def make_runner(work_dir, toy_sets, max_iters: int, original=None, resume: bool 
                 frozen_modules: Sequence[str] = ('radar_encoder',), norm_eval: bool = False,
                 forget_batch_size: Optional[int] = None, checkpoint_interval: int = 1000,
                 optimizer: Optional[dict] = None, custom_hooks: Optional[list] = None,
-                train_cfg: Optional[dict] = None, **runner_kwargs) -> Runner:
+                train_cfg: Optional[dict] = None, holdout=None, **runner_kwargs) -> Runner:
     """Unlearn ``toy_sets['forget']`` (or ``forget``) from ``original`` (a checkpoint path), the
     retain set ``toy_sets['retain']``, batches of 2 + 2, CCU by default; ``train_cfg`` replaces
-    the loop (mmengine's ``IterBasedTrainLoop`` of ``max_iters``)."""
+    the loop (mmengine's ``IterBasedTrainLoop`` of ``max_iters``); ``holdout``: the paired
+    dataset's held-out samples."""
     model = UnlearningModel(
         detector=detector or TinyCamRadar(),
         objective=objective or dict(type='CCU', point_cloud_range=PCR),
@@ -27,7 +28,7 @@ def make_runner(work_dir, toy_sets, max_iters: int, original=None, resume: bool 
         work_dir=str(work_dir),
         experiment_name=f'unlearn_{uuid.uuid4().hex[:8]}',
         train_dataloader=dict(
-            dataset=PairedDataset(toy_sets['retain'], toy_sets['forget'] if forget is None else forget),
+            dataset=PairedDataset(toy_sets['retain'], toy_sets['forget'] if forget is None else forget, holdout),
             batch_size=2, num_workers=0,
             sampler=dict(type='InfiniteSampler', shuffle=True),
             batch_sampler=dict(type='PairedBatchSampler', forget_batch_size=forget_batch_size),

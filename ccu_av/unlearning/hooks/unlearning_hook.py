@@ -6,7 +6,8 @@ this hook runs what happens around the steps (``ccu_av/unlearning/objectives/bas
 - before the first step: checks that the original checkpoint cannot be overwritten and that
   ``load_from`` is unset (it would load detector weights into the unlearning model's keys
   non-strictly, i.e. not at all); then, on a fresh start, the objective's pre-pass over the
-  forget set, and the retain set if the objective reads it (``prepass_reads_retain``); on a
+  forget set, and the retain set and held-out samples if the objective reads them
+  (``prepass_reads_retain``, ``prepass_reads_holdout``); on a
   resume its result comes back with the checkpoint;
 - around each step: the parameters the objective's ``update_mask`` restricts are put back, entry
   by entry, to their values before the step, after the optimiser stepped, so that neither weight
@@ -24,7 +25,7 @@ from mmengine.model import is_model_wrapper
 from mmdet3d.registry import HOOKS
 
 from ..model import UnlearningModel
-from ..paired_data import PairedDataset, forget_batches, retain_batches
+from ..paired_data import PairedDataset, forget_batches, holdout_batches, retain_batches
 
 # names mmengine's CheckpointHook writes into its output folder
 WRITTEN_NAMES = re.compile(r'^((iter|epoch)_\d+\.pth|best_.*\.pth|last_checkpoint)$')
@@ -38,18 +39,25 @@ class UnlearningHook(Hook):
         prepass_batch_size: samples per batch of the pre-pass.
         prepass_retain_samples: retain samples a pre-pass that reads the retain set sees, evenly
             spaced over it; ``None``: all of them.
+        prepass_holdout_samples: held-out samples a pre-pass that reads them sees, evenly
+            spaced over the training dataset's held-out samples; ``None``: all of them.
     """
 
     priority = 'NORMAL'
 
-    def __init__(self, prepass_batch_size: int = 1, prepass_retain_samples: Optional[int] = None):
+    def __init__(self, prepass_batch_size: int = 1, prepass_retain_samples: Optional[int] = None,
+                 prepass_holdout_samples: Optional[int] = None):
         if prepass_batch_size <= 0:
             raise ValueError(f'prepass_batch_size must be positive, got {prepass_batch_size}')
         if prepass_retain_samples is not None and prepass_retain_samples <= 0:
             raise ValueError(f'prepass_retain_samples must be positive or None, got '
                              f'{prepass_retain_samples}')
+        if prepass_holdout_samples is not None and prepass_holdout_samples <= 0:
+            raise ValueError(f'prepass_holdout_samples must be positive or None, got '
+                             f'{prepass_holdout_samples}')
         self.prepass_batch_size = int(prepass_batch_size)
         self.prepass_retain_samples = prepass_retain_samples
+        self.prepass_holdout_samples = prepass_holdout_samples
         self._before_step: Dict[str, torch.Tensor] = {}
         self._mask: Optional[Dict[str, torch.Tensor]] = None
 
@@ -90,6 +98,10 @@ class UnlearningHook(Hook):
             extra['retain_batches'] = (preprocess(batch, False) for batch in
                                        retain_batches(dataset, size, num_retain))
             seen += f' and {num_retain} retain samples'
+        if objective.prepass_reads_holdout:
+            held = holdout_batches(dataset, size, self.prepass_holdout_samples)
+            extra['holdout_batches'] = (preprocess(batch, False) for batch in held)
+            seen += ' and held-out samples'
         MMLogger.get_current_instance().info(f'{type(objective).__name__}: pre-pass over {seen}')
         batches = (preprocess(batch, False) for batch in forget_batches(dataset, size))
         objective.prepass(model.student, model.teacher, batches, **extra)

@@ -55,14 +55,18 @@ class UnlearningObjective(nn.Module):
         has_prepass: :meth:`prepass` does something; the model refuses to train before it ran.
         prepass_reads_retain: :meth:`prepass` reads the retain set too (it is then given
             ``retain_batches``).
+        prepass_reads_holdout: :meth:`prepass` reads held-out samples too, ones the original
+            never trained on (it is then given ``holdout_batches``).
     """
 
     needs_forget = True
     has_prepass = False
     prepass_reads_retain = False
+    prepass_reads_holdout = False
 
     def prepass(self, student: nn.Module, teacher: nn.Module, forget_batches: Iterable[Batch],
-                retain_batches: Optional[Iterable[Batch]] = None) -> None:
+                retain_batches: Optional[Iterable[Batch]] = None,
+                holdout_batches: Optional[Iterable[Batch]] = None) -> None:
         """Compute the objective's state from the forget set before training (default: none).
 
         Args:
@@ -70,6 +74,8 @@ class UnlearningObjective(nn.Module):
             retain_batches: with ``prepass_reads_retain``, the retain samples (every one, or
                 the hook's ``prepass_retain_samples`` of them) once, in preprocessed batches;
                 ``None`` otherwise.
+            holdout_batches: with ``prepass_reads_holdout``, the held-out samples (the hook's
+                ``prepass_holdout_samples`` of them), the same way; ``None`` otherwise.
         """
 
     def loss(self, student: nn.Module, teacher: nn.Module, retain: Batch, forget: Optional[Batch],

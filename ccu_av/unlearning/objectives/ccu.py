@@ -9,11 +9,13 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
-from ...models.interface import image_aux_loss, image_feats, modal_feats, use_modality
+from ...models.interface import camera_losses, image_aux_loss, image_feats, modal_feats, use_modality
 from .. import losses as L
 from .. import support as S
 from ..embeddings import BoxPooler, gt_objects
 from .base import OBJECTIVES, Batch, UnlearningObjective
+
+LOSS_EPS = 1e-6  # log(loss + eps), as the membership attack reads the losses
 
 
 def sum_head_losses(head_losses: Dict[str, object]) -> Tensor:
@@ -79,6 +81,20 @@ class CCU(UnlearningObjective):
             sample that looks like retain samples, 1 for a look no retain sample has.
         min_forget_weight: the least weight of a forget sample with support (``w = m + (1 - m)
             u``): what is memorised of a sample also goes where its look stays known.
+        w_forget_match: (a) the forget batches' camera-only training losses (each loss of the
+            detector's own ``loss`` in camera mode: box heatmap and regression, depth, image
+            plane; ``interface.camera_losses``) are raised to the level the original has on
+            held-out samples of the same locations, and no further: ``sum_k max(0, tau_k -
+            log L_k(forget batch))``, ``tau_k`` the original's mean ``log L_k`` over held-out
+            batches of the same size (the pre-pass; the hook's ``prepass_holdout_samples``).
+            Flagged footage then fits the camera as unseen footage of its places does: what was
+            memorised goes, what the rest of the data teaches stays.
+        match_per_sample: ``w_forget_match`` per sample instead of per batch: each forget
+            sample's own losses against the held-out samples' mean ``log L_k`` (each held-out
+            sample measured alone), the shortfalls averaged over the batch. A batch mixes samples
+            of looks the retain set lacks, whose losses the other forget terms raise, with
+            ordinary ones; per batch, the first hide the second's shortfall. Costs one camera
+            pass per forget sample instead of one per batch.
     """
 
     def __init__(self,
@@ -98,7 +114,9 @@ class CCU(UnlearningObjective):
                  w_retain_features: float = 0.0,
                  w_forget_fusion: float = 0.1,
                  support_quantile: Optional[float] = None,
-                 min_forget_weight: float = 0.0):
+                 min_forget_weight: float = 0.0,
+                 w_forget_match: float = 0.0,
+                 match_per_sample: bool = False):
         super().__init__()
         if temperature <= 0:
             raise ValueError(f'temperature must be positive, got {temperature}')
@@ -108,35 +126,51 @@ class CCU(UnlearningObjective):
             raise ValueError(f'min_forget_weight must be in [0, 1], got {min_forget_weight}')
         self.support_quantile = support_quantile
         self.min_forget_weight = float(min_forget_weight)
-        self.has_prepass = self.prepass_reads_retain = support_quantile is not None
+        self.prepass_reads_retain = support_quantile is not None
+        self.prepass_reads_holdout = w_forget_match > 0
+        self.match_per_sample = bool(match_per_sample)
+        self.has_prepass = self.prepass_reads_retain or self.prepass_reads_holdout
         # per forget sample: token key (support.token_key) and weight, filled by the pre-pass
         self.register_buffer('forget_keys', torch.zeros(0, dtype=torch.long))
         self.register_buffer('forget_weights', torch.zeros(0))
+        # per camera-only loss (in name order): the original's mean log loss on held-out batches
+        self.register_buffer('match_targets', torch.zeros(0))
         self.pooler = BoxPooler(point_cloud_range)
         self.temperature = temperature
         self.w = dict(detection=w_detection, unlearn=w_unlearn, spread=w_spread, camera_forget=w_camera_forget,
                       image_forget=w_image_forget, image_retain=w_image_retain, radar_embedding=w_radar_embedding, radar_bev=w_radar_bev,
                       radar_detection=w_radar_detection, retain_structure=w_retain_structure,
-                      separation=w_separation, retain_features=w_retain_features, forget_fusion=w_forget_fusion)
+                      separation=w_separation, retain_features=w_retain_features, forget_fusion=w_forget_fusion,
+                      forget_match=w_forget_match)
         negative = {k: v for k, v in self.w.items() if v < 0}
         if negative:
             raise ValueError(f'CCU weights must be >= 0, got {negative}')
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # the pre-pass's buffers have one entry per forget sample: take the checkpoint's size
-        for name in ('forget_keys', 'forget_weights'):
+        for name in ('forget_keys', 'forget_weights', 'match_targets'):
             if prefix + name in state_dict:
                 setattr(self, name, torch.empty_like(state_dict[prefix + name]))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @torch.no_grad()
     def prepass(self, student: nn.Module, teacher: nn.Module, forget_batches: Iterable[Batch],
-                retain_batches: Optional[Iterable[Batch]] = None) -> None:
+                retain_batches: Optional[Iterable[Batch]] = None,
+                holdout_batches: Optional[Iterable[Batch]] = None) -> None:
         """Each forget sample's weight from the retain set's support (``support_quantile``): the
         teacher's look of each camera image of a forget sample against those of the retain
-        samples' images of the same camera in other scenes."""
+        samples' images of the same camera in other scenes; and the held-out level of each
+        camera-only loss (``w_forget_match``)."""
+        if self.prepass_reads_holdout:
+            if holdout_batches is None:
+                raise ValueError('CCU with w_forget_match needs held-out batches in its pre-pass')
+            if self.match_per_sample:
+                holdout_batches = (one for batch in holdout_batches for one in _single_samples(batch))
+            self.match_targets = _held_out_levels(teacher, holdout_batches).to(self.match_targets.device)
         if self.support_quantile is None:
-            return
+            for _ in forget_batches:  # the forget set is read, and must not be empty, either way
+                return
+            raise ValueError('CCU pre-pass: the forget set is empty')
         if retain_batches is None:
             raise ValueError('CCU with support_quantile needs the retain batches in its pre-pass')
         forget, retain = _image_looks(teacher, forget_batches), _image_looks(teacher, retain_batches)
@@ -168,6 +202,15 @@ class CCU(UnlearningObjective):
             total = sum(per_sample).detach()
             scale = batch / total if total.abs() > 0 else total.new_ones(())
         return scale * sum(w * loss for w, loss in zip(weights.to(feats.device), per_sample))
+
+    def _match_shortfall(self, student: nn.Module, batch: Batch) -> Tensor:
+        """(K,) how far each camera-only log loss of ``batch`` is below its held-out level (0 above it)."""
+        losses = camera_losses(student, batch['inputs'], batch['data_samples'])
+        if len(losses) != self.match_targets.numel():
+            raise RuntimeError(f'CCU forget_match: {len(losses)} camera-only losses {list(losses)} but '
+                               f'{self.match_targets.numel()} held-out levels from the pre-pass')
+        logs = torch.stack([torch.log(v + LOSS_EPS) for v in losses.values()])
+        return (self.match_targets.to(logs.device) - logs).clamp(min=0)
 
     def _on(self, *terms: str) -> bool:
         return any(self.w[t] > 0 for t in terms)
@@ -222,7 +265,7 @@ class CCU(UnlearningObjective):
             out['loss_retain_structure'] = self.w['retain_structure'] * L.anchored_supcon(
                 z_r, y_r, t_cam_r, self.temperature)
         if self._on('unlearn', 'spread', 'camera_forget', 'image_forget', 'radar_embedding', 'radar_bev',
-                    'radar_detection', 'separation', 'forget_fusion'):
+                    'radar_detection', 'separation', 'forget_fusion', 'forget_match'):
             out.update(self._forget_terms(student, teacher, forget, t_cam_r, y_r))
         return out
 
@@ -259,6 +302,11 @@ class CCU(UnlearningObjective):
             else:
                 image_forget = self._weighted_head_loss(loss_fn, images, empty, w_s)
             out['loss_image_forget'] = self.w['image_forget'] * image_forget
+        if self._on('forget_match'):
+            parts = _single_samples(forget) if self.match_per_sample else [forget]
+            shortfall = torch.stack([self._match_shortfall(student, part) for part in parts]).mean(0)
+            out['loss_forget_match'] = self.w['forget_match'] * shortfall.sum()
+            out['ccu_forget_match_shortfall'] = shortfall.detach().mean()
         if self._on('separation'):
             out['loss_separation'] = self.w['separation'] * L.separation(z_f, t_cam_f, t_cam_r, w_o)
         if self._on('radar_embedding'):
@@ -285,6 +333,22 @@ class CCU(UnlearningObjective):
         if w_s is not None:
             out['ccu_forget_weight'] = w_s.mean().detach()
         return out
+
+
+def _single_samples(batch: Batch) -> List[Batch]:
+    """A batch as batches of one sample each (inputs sliced along their first dimension)."""
+    return [dict(inputs={k: v[b:b + 1] for k, v in batch['inputs'].items()},
+                 data_samples=batch['data_samples'][b:b + 1]) for b in range(len(batch['data_samples']))]
+
+
+def _held_out_levels(model: nn.Module, batches: Iterable[Batch]) -> Tensor:
+    """(K,) the mean over ``batches`` of ``log(L_k + eps)`` of each of ``model``'s camera-only
+    losses (``interface.camera_losses``, name order)."""
+    logs = [torch.stack([torch.log(v + LOSS_EPS) for v in camera_losses(model, b['inputs'], b['data_samples']).values()])
+            for b in batches]
+    if not logs:
+        raise ValueError('CCU pre-pass: there are no held-out samples to measure the camera-only losses on')
+    return torch.stack(logs).mean(0).cpu()
 
 
 def _image_looks(model: nn.Module, batches: Iterable[Batch]) -> dict:

@@ -40,7 +40,10 @@ train_dataloader = dict(
         dataset={{_base_.train_dataloader.dataset}},
         # What the takedown names: scenes, logs, locations or time windows (TakedownRequest), or
         # the path of a YAML/JSON request file.
-        takedown=dict(locations=['singapore-hollandvillage'])))
+        takedown=dict(locations=['singapore-hollandvillage']),
+        # samples no model trained on, for a method whose pre-pass reads them (the validation
+        # split's samples of the flagged locations; ccu_av/unlearning/paired_data.py)
+        holdout_ann_file={{_base_.test_dataloader.dataset.ann_file}}))
 
 # --- the unlearning budget, the same rule for every method (issue 15's fair comparison):
 # forget_passes passes over the takedown's forget samples (ccu_av.unlearning.ForgetPassTrainLoop:
