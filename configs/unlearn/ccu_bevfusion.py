@@ -17,9 +17,11 @@ model = dict(
         w_camera_forget=0.25,
         w_retain_features=60.0,
         w_forget_fusion=3.0,
-        # the image-plane auxiliary head asked for empty images on the forget samples; chosen
-        # on the development takedown (tools/search.py configs/search/ccu.py, docs/results.md)
-        w_image_forget=1.0,
+        # the image-plane auxiliary head asked for empty images on the forget samples: off since
+        # session 17 (it empties that head on every image, a membership signal on private sites;
+        # chosen on the development takedown, tools/search.py configs/search/ccu_match.py,
+        # docs/results.md); forget matching below reaches that head's loss instead
+        w_image_forget=0.0,
         w_radar_embedding=0.0,
         w_radar_bev=0.0,
         w_radar_detection=0.0,

@@ -16,7 +16,6 @@ ABLATIONS = {
     'ccu_no_retain_features.py': {'w_retain_features'},
     'ccu_no_forget_fusion.py': {'w_forget_fusion'},
     'ccu_no_detection.py': {'w_detection'},
-    'ccu_no_image_forget.py': {'w_image_forget'},
     'ccu_no_forget_match.py': {'w_forget_match'},
 }
 # the radar retention terms (b) are off in the main job, whose frozen modules make them constant;
@@ -24,8 +23,9 @@ ABLATIONS = {
 TRAIN_SHARED = 'ccu_train_shared.py'
 RADAR_RETENTION = {'w_radar_embedding', 'w_radar_bev', 'w_radar_detection'}
 # off in the main job: nothing to switch off (w_image_retain: searched on the development
-# takedown and not adopted, docs/results.md)
-OFF_IN_MAIN_JOB = {'w_image_retain'}
+# takedown and not adopted; w_image_forget: on from session 10, off since session 17's search;
+# docs/results.md)
+OFF_IN_MAIN_JOB = {'w_image_retain', 'w_image_forget'}
 WEIGHTS = [name for name in inspect.signature(CCU).parameters if name.startswith('w_')]
 DEFAULTS = {k: p.default for k, p in inspect.signature(CCU).parameters.items() if k.startswith('w_')}
 
