@@ -46,6 +46,7 @@ def main(argv=None) -> dict:
         cfg.train_dataloader.dataset.takedown = args.takedown
     quantile = args.quantile if args.quantile is not None else cfg.model.objective.get('support_quantile') or 0.1
     cfg.model.objective.support_quantile = quantile
+    cfg.model.objective.w_forget_match = 0.0  # only the support weights are asked for: no held-out levels
     init_default_scope('mmdet3d')
     MMLogger.get_instance('ccu_av', log_level='WARNING')
     files = steps.data(cfg)

@@ -140,6 +140,8 @@ class UnlearningDataset(PairedDataset):
             flagged = {r['location'] for r in train if r['token'] in forget}
             same = [r['token'] for r in held if r['location'] in flagged]
             holdout = dict(dataset, ann_file=holdout_ann_file, sample_tokens=same or [r['token'] for r in held])
+            # a fleet run erases earlier takedowns' training cameras; none of them is held out
+            holdout.pop('camera_erased_tokens', None)
         super().__init__(retain=dict(dataset, sample_tokens=list(self.selection.retain_tokens)),
                          forget=dict(dataset, sample_tokens=list(self.selection.forget_tokens)), holdout=holdout)
 

@@ -20,7 +20,7 @@ def test_every_shipped_search_names_an_existing_method_and_at_most_8_settings():
         assert (ROOT / cfg.method).is_file(), path
         assert 1 <= len(cfg.settings) <= MAX_SETTINGS, path
         methods.add(cfg.method)
-    assert len(methods) == 10  # CCU (three searches of its knobs) and the nine baselines of docs/method.md
+    assert len(methods) == 10  # CCU (several searches of its knobs) and the nine baselines of docs/method.md
 
 
 def test_the_ccu_search_loads_every_setting_built(monkeypatch):
