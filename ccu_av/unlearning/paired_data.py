@@ -25,7 +25,7 @@ from torch.utils.data import Dataset, Sampler
 
 from mmdet3d.registry import DATA_SAMPLERS, DATASETS
 
-from ..datasets.takedown_selection import TakedownRequest, records_from_info_file, select_from_info_file
+from ..datasets.takedown_selection import TakedownRequest, records_from_info_file, select_takedown
 
 SET_KEY = 'unlearning_set'  # the key that tags each sample as 'retain' or 'forget'
 
@@ -131,10 +131,11 @@ class UnlearningDataset(PairedDataset):
 
     def __init__(self, dataset: dict, takedown: Union[dict, str], holdout_ann_file: Optional[str] = None):
         self.request = TakedownRequest.coerce(takedown)
-        self.selection = select_from_info_file(info_file_of(dataset), self.request)
+        info_file = info_file_of(dataset)
+        train = records_from_info_file(info_file)
+        self.selection = select_takedown(train, self.request, source=info_file)
         holdout = None
         if holdout_ann_file is not None:
-            train = records_from_info_file(info_file_of(dataset))
             held = records_from_info_file(info_file_of(dict(dataset, ann_file=holdout_ann_file)))
             forget = set(self.selection.forget_tokens)
             flagged = {r['location'] for r in train if r['token'] in forget}
@@ -230,12 +231,7 @@ def retain_batches(dataset: PairedDataset, batch_size: int,
                    num_samples: Optional[int] = None) -> Iterator[dict]:
     """Retain samples once, in order, collated in batches (for a pre-pass that reads the retain
     set): all of them, or ``num_samples`` evenly spaced over the whole set."""
-    R = len(dataset.retain)
-    if num_samples is None or num_samples >= R:
-        return _batches(dataset.retain, range(R), batch_size)
-    if num_samples <= 0:
-        raise ValueError(f'num_samples must be positive, got {num_samples}')
-    return _batches(dataset.retain, [i * R // num_samples for i in range(num_samples)], batch_size)
+    return _batches(dataset.retain, _evenly_spaced(len(dataset.retain), num_samples), batch_size)
 
 
 def holdout_batches(dataset: PairedDataset, batch_size: int,
@@ -248,12 +244,16 @@ def holdout_batches(dataset: PairedDataset, batch_size: int,
                          'dataset (UnlearningDataset) holdout_ann_file, the validation info file')
     if isinstance(dataset.holdout, dict):
         dataset.holdout = DATASETS.build(dataset.holdout)
-    held = dataset.holdout
-    H = len(held)
+    return _batches(dataset.holdout, _evenly_spaced(len(dataset.holdout), num_samples), batch_size)
+
+
+def _evenly_spaced(total: int, num_samples: Optional[int]) -> Sequence[int]:
+    """All of ``range(total)``, or ``num_samples`` indices evenly spaced over it."""
     if num_samples is not None and num_samples <= 0:
         raise ValueError(f'num_samples must be positive, got {num_samples}')
-    indices = range(H) if num_samples is None or num_samples >= H else [i * H // num_samples for i in range(num_samples)]
-    return _batches(held, indices, batch_size)
+    if num_samples is None or num_samples >= total:
+        return range(total)
+    return [i * total // num_samples for i in range(num_samples)]
 
 
 def _batches(samples: Dataset, indices: Sequence[int], batch_size: int) -> Iterator[dict]:

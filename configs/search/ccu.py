@@ -1,6 +1,8 @@
 # The search of ccu on the development takedown (tools/search.py; docs/results.md, protocol):
 # the learning rate and the method's main knob, at most 8 settings, the iteration budget of
 # configs/_base_/jobs/takedown.py.
+# Its settings are relative to the main config of session 10; session 17 changed that config
+# (w_forget_match=1, w_image_forget=0), so a rerun now starts from the new setting.
 method = 'configs/unlearn/ccu_bevfusion.py'
 settings = {
     'as_configured': {},

@@ -205,11 +205,10 @@ class CCU(UnlearningObjective):
 
     def _match_shortfall(self, student: nn.Module, batch: Batch) -> Tensor:
         """(K,) how far each camera-only log loss of ``batch`` is below its held-out level (0 above it)."""
-        losses = camera_losses(student, batch['inputs'], batch['data_samples'])
-        if len(losses) != self.match_targets.numel():
-            raise RuntimeError(f'CCU forget_match: {len(losses)} camera-only losses {list(losses)} but '
+        names, logs = _camera_log_losses(student, batch)
+        if len(names) != self.match_targets.numel():
+            raise RuntimeError(f'CCU forget_match: {len(names)} camera-only losses {names} but '
                                f'{self.match_targets.numel()} held-out levels from the pre-pass')
-        logs = torch.stack([torch.log(v + LOSS_EPS) for v in losses.values()])
         return (self.match_targets.to(logs.device) - logs).clamp(min=0)
 
     def _on(self, *terms: str) -> bool:
@@ -341,11 +340,17 @@ def _single_samples(batch: Batch) -> List[Batch]:
                  data_samples=batch['data_samples'][b:b + 1]) for b in range(len(batch['data_samples']))]
 
 
+def _camera_log_losses(model: nn.Module, batch: Batch) -> Tuple[List[str], Tensor]:
+    """The names and (K,) ``log(L_k + eps)`` of ``model``'s camera-only losses on ``batch``
+    (``interface.camera_losses``, name order)."""
+    losses = camera_losses(model, batch['inputs'], batch['data_samples'])
+    return list(losses), torch.stack([torch.log(v + LOSS_EPS) for v in losses.values()])
+
+
 def _held_out_levels(model: nn.Module, batches: Iterable[Batch]) -> Tensor:
     """(K,) the mean over ``batches`` of ``log(L_k + eps)`` of each of ``model``'s camera-only
-    losses (``interface.camera_losses``, name order)."""
-    logs = [torch.stack([torch.log(v + LOSS_EPS) for v in camera_losses(model, b['inputs'], b['data_samples']).values()])
-            for b in batches]
+    losses (``_camera_log_losses``)."""
+    logs = [_camera_log_losses(model, b)[1] for b in batches]
     if not logs:
         raise ValueError('CCU pre-pass: there are no held-out samples to measure the camera-only losses on')
     return torch.stack(logs).mean(0).cpu()
