@@ -4,7 +4,9 @@
     python tools/benchmark_fleet.py --root work_dirs/fleet_bench --requests A.yaml B.yaml
 
 Each request is submitted and run on its own (``tools/takedown.py submit`` + ``run`` through
-``ccu_av.takedown.Fleet``, so a request the gate refused is merged into the next run). After each
+``ccu_av.takedown.Fleet``): a request the gate refused stays pending and is merged into the next
+run, or with --alone every step runs its own request only (``run --requests ID``), so a refused
+request waits and the next one starts from the last published model all the same. After each
 run the published model is evaluated on: camera-only mAP on the forget set of every request so
 far (what was forgotten stays forgotten), radar-only mAP on the validation scenes no request
 touched and on the flagged samples (retention), and fusion mAP on those validation scenes,
@@ -32,6 +34,8 @@ def parse_args(argv=None):
     parser.add_argument('--root', default='work_dirs/fleet_sequential',
                         help='the benchmark\'s own fleet root (ledger, runs, models); must be new or its own')
     parser.add_argument('--requests', nargs='+', default=DEFAULT_REQUESTS, help='request files, in order')
+    parser.add_argument('--alone', action='store_true',
+                        help='run each request on its own: one the gate refused is not merged into later runs')
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptions, help='override the fleet config')
     return parser.parse_args(argv)
 
@@ -77,7 +81,7 @@ def main(argv=None) -> dict:
     for i, request in enumerate(requests):
         fleet.submit(args.requests[i])
         tick = time.monotonic()
-        outcome = fleet.run()
+        outcome = fleet.run([request.id] if args.alone else None)
         with fleet.ledger() as ledger:
             model = ledger.current_model()
             published = [r.id for r in ledger.requests('published')]
@@ -93,7 +97,7 @@ def main(argv=None) -> dict:
             fusion_val_untouched=now['fusion']['val_untouched']['mAP'],
             fusion_val_untouched_ratio=now['fusion']['val_untouched']['mAP'] / base['fusion']['val_untouched']['mAP']))
         print(_row_line(rows[-1]), flush=True)
-    result = dict(requests=args.requests, num_val_untouched=len(untouched), untouched_locations=sorted(
+    result = dict(requests=args.requests, alone=args.alone, num_val_untouched=len(untouched), untouched_locations=sorted(
         {v['location'] for v in val} - touched), original_fusion_val_untouched=base['fusion']['val_untouched']['mAP'],
         rows=rows, total_s=time.monotonic() - start,
         runs=sorted(glob.glob(osp.join(args.root, 'runs', '*'))))
@@ -111,7 +115,8 @@ def _row_line(row: dict) -> str:
 
 def render(result: dict) -> str:
     """The sequential table, Markdown."""
-    lines = [f"Validation samples of the untouched locations {result['untouched_locations']}: "
+    lines = [('Each request run on its own (--alone). ' if result.get('alone') else '') +
+             f"Validation samples of the untouched locations {result['untouched_locations']}: "
              f"{result['num_val_untouched']}; original's fusion mAP there "
              f"{result['original_fusion_val_untouched']:.3f}.", '',
              '| step | request | gate | model | cam mAP on each forget set so far (original -> now) | '

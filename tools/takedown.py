@@ -1,7 +1,7 @@
 """Fleet privacy takedowns: submit requests, run them, publish verified models, redact footage.
 
     python tools/takedown.py submit configs/fleet/requests/onenorth_site.yaml
-    python tools/takedown.py run                  # pending requests -> unlearn -> gate -> publish
+    python tools/takedown.py run [--requests ID ...]  # pending requests -> unlearn -> gate -> publish
     python tools/takedown.py status [--json]      # counts, the published model, what is pending
     python tools/takedown.py list [--json]        # every request, model version and run
     python tools/takedown.py redact REQUEST_ID [--quarantine DIR]
@@ -30,8 +30,10 @@ def parse_args(argv=None):
     commands = parser.add_subparsers(dest='command', required=True)
     submit = commands.add_parser('submit', parents=[common], help='validate request files and record them as pending')
     submit.add_argument('requests', nargs='+', help='request YAML files')
-    commands.add_parser('run', parents=[common],
-                        help='unlearn the pending requests and publish the model if the gate passes')
+    run = commands.add_parser('run', parents=[common],
+                              help='unlearn the pending requests and publish the model if the gate passes')
+    run.add_argument('--requests', nargs='+', metavar='REQUEST_ID',
+                     help='run only these pending requests (default: every pending request, merged)')
     for name, what in (('status', 'counts, the published model and the pending requests'),
                        ('list', 'every request, model version and run')):
         command = commands.add_parser(name, parents=[common], help=what)
@@ -70,7 +72,7 @@ def _submit(fleet, args) -> int:
 
 
 def _run(fleet, args) -> int:
-    outcome = fleet.run()
+    outcome = fleet.run(args.requests)
     if outcome is None:
         return 0
     print(json.dumps(dict(outcome, verdict=outcome['verdict']['failed'] or 'passed'), indent=1))

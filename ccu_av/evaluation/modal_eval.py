@@ -241,7 +241,9 @@ def evaluate_modes(cfg: Config, checkpoint: str, sets: Mapping[str, Sequence[str
         checkpoint: the checkpoint file, loaded strictly.
         sets: set name -> sample tokens (e.g. forget, retain, val); none may be empty.
         modes: modality modes to evaluate.
-        cache_dir: root of the prediction cache, or None to always run the model.
+        cache_dir: root of the prediction cache (and of the figures scored from the
+            predictions, :class:`~ccu_av.evaluation.prediction_cache.FigureCache`), or None to
+            always run the model and score its predictions.
 
     Returns:
         ``figures[mode][set]`` -> flat figures (mAP, NDS, mATE..., AP_<class>, ...), the shape
@@ -255,6 +257,6 @@ def evaluate_modes(cfg: Config, checkpoint: str, sets: Mapping[str, Sequence[str
         raise ValueError(f'{len(unknown)} sample tokens of the sets are not in '
                          f'{evaluator.nusc.dataroot}/{evaluator.nusc.version}, e.g. {unknown[:3]}')
     _, predictions = predict_checkpoint(cfg, checkpoint, tokens, modes, cache_dir)
-    figures: Figures = evaluate_models(evaluator, {'model': predictions}, sets)
+    figures: Figures = evaluate_models(evaluator, {'model': predictions}, sets, cache_dir=cache_dir)
     return figures['model']
 

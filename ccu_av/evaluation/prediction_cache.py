@@ -11,6 +11,11 @@ read). Other per-sample outputs of a checkpoint are stored the same way under th
 the membership attack keeps its per-sample features as ``camera_membership`` (one record a token). A lookup is served by any entry of the same checkpoint and mode whose samples cover the
 requested ones, so one inference pass over forget + retain + val serves every set.
 Files are written under a temporary name and renamed into place when complete.
+
+:class:`FigureCache` keeps, beside them under ``figures/``, the nuScenes figures of a set of
+predictions. Those depend only on the predictions, the samples' ground truth and the evaluation
+code and config, so a figure file is named by the sha256 of exactly these: a model re-evaluated
+on the same samples (a reference model in every report of a benchmark) is scored once.
 """
 import hashlib
 import json
@@ -103,3 +108,33 @@ class PredictionCache:
             raise ValueError(f'{path}: not a schema-{SCHEMA} prediction file of checkpoint '
                              f'{checkpoint_sha256[:12]} in mode {mode!r}')
         return content['results']
+
+
+class FigureCache:
+    """Flat nuScenes figures of sets of predictions, on disk under ``root/figures``, each file named
+    by the sha256 of what the figures are computed from (:func:`ccu_av.evaluation.report.figures_key`)."""
+
+    def __init__(self, root: str):
+        self.directory = osp.join(root, 'figures')
+
+    def _path(self, key: str) -> str:
+        if not re.fullmatch(r'[0-9a-f]{64}', key):
+            raise ValueError(f'a figure key is 64 hex digits, got {key!r}')
+        return osp.join(self.directory, f'{key}.json')
+
+    def get(self, key: str) -> Optional[Dict[str, Optional[float]]]:
+        """The figures stored under ``key``, or None."""
+        path = self._path(key)
+        if not osp.isfile(path):
+            return None
+        with open(path) as f:
+            content = json.load(f)
+        if content.get('schema') != SCHEMA or content.get('key') != key or not isinstance(content.get('figures'), dict):
+            raise ValueError(f'{path}: not a schema-{SCHEMA} figure file of key {key[:12]}; remove it to '
+                             'have the figures computed again')
+        return content['figures']
+
+    def put(self, key: str, figures: Dict[str, Optional[float]]) -> str:
+        path = self._path(key)
+        write_json_atomic(path, dict(schema=SCHEMA, key=key, figures=figures))
+        return path

@@ -5,6 +5,9 @@ The figures come from prediction dicts (nuScenes submission format, one per mode
 through :class:`NuScenesSubsetEvaluator`, so the report never re-runs a model; predictions come
 from the detector or from :class:`PredictionCache`.
 """
+import hashlib
+import importlib.metadata
+import json
 import math
 import os
 import os.path as osp
@@ -15,9 +18,9 @@ from typing import Dict, List, Mapping, Optional, Sequence
 
 from mmengine.logging import MMLogger
 
-from ..utils import write_json_atomic
+from ..utils import code_version, write_json_atomic
 from .nusc_subset_eval import NuScenesSubsetEvaluator, Predictions, SetSpec, flatten_metrics
-from .prediction_cache import token_set_sha256
+from .prediction_cache import FigureCache, token_set_sha256
 
 SCHEMA_VERSION = 1
 SETS = ('forget', 'retain', 'val')
@@ -31,21 +34,66 @@ Figures = Dict[str, Dict[str, Dict[str, Dict[str, float]]]]
 
 def evaluate_models(evaluator: NuScenesSubsetEvaluator,
                     predictions: Mapping[str, Mapping[str, Predictions]],
-                    sets: Mapping[str, List[str]]) -> Figures:
-    """Figures of each model (name -> mode -> predictions) on each set (name -> sample tokens)."""
+                    sets: Mapping[str, List[str]], cache_dir: Optional[str] = None) -> Figures:
+    """Figures of each model (name -> mode -> predictions) on each set (name -> sample tokens).
+
+    With ``cache_dir`` (a prediction cache's root), each set's figures are kept in a
+    :class:`FigureCache` there and read back wherever the same predictions are scored on the
+    same samples again (:func:`figures_key`).
+    """
+    cache = FigureCache(cache_dir) if cache_dir else None
     figures: Figures = {}
     for model, by_mode in predictions.items():
         figures[model] = {}
         for mode, model_predictions in by_mode.items():
             try:
-                metrics = evaluator.evaluate_sets(model_predictions, sets)
+                figures[model][mode] = _figures_on_sets(evaluator, model_predictions, sets, cache)
             except ValueError as error:
                 raise ValueError(f'model {model!r}, mode {mode!r}: {error}') from error
-            # NaN (a TP error the devkit leaves undefined, e.g. a cone's orientation) -> None
-            figures[model][mode] = {
-                name: {k: None if math.isnan(v) else v for k, v in flatten_metrics(m).items()}
-                for name, m in metrics.items()}
     return figures
+
+
+def figures_key(evaluator: NuScenesSubsetEvaluator, predictions: Predictions, tokens: Sequence[str]) -> str:
+    """sha256 of everything a set's figures follow from: the samples in their order (the devkit
+    breaks score ties by it), their predictions and centred, filtered ground truth, the
+    evaluation config, the devkit's version and this package's code."""
+    def sample_digest(boxes) -> str:
+        return hashlib.sha256(json.dumps(boxes, sort_keys=True, default=_plain).encode()).hexdigest()
+
+    truth = evaluator.ground_truth(tokens)
+    described = dict(code=code_version(), devkit=importlib.metadata.version('nuscenes-devkit'),
+                     config=evaluator.config.serialize(), tokens=list(tokens),
+                     predictions=[sample_digest(predictions[t]) for t in tokens],
+                     truth=[sample_digest([box.serialize() for box in truth[t]]) for t in tokens])
+    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
+
+
+def _plain(value):
+    """A numpy array or scalar of a box (the centred ground truth holds them) as JSON-able Python."""
+    return value.tolist() if hasattr(value, 'tolist') else float(value)
+
+
+def _figures_on_sets(evaluator: NuScenesSubsetEvaluator, predictions: Predictions,
+                     sets: Mapping[str, Optional[SetSpec]], cache: Optional[FigureCache]
+                     ) -> Dict[str, Dict[str, Optional[float]]]:
+    """One model's figures in one mode on every set, from ``cache`` where it has them."""
+    keys, out = {}, {}
+    if cache is not None:
+        for name, spec in sets.items():
+            tokens = list(predictions) if spec is None else evaluator.resolve(spec, name)
+            if all(token in predictions for token in tokens):  # else evaluate_sets names what is missing
+                keys[name] = figures_key(evaluator, predictions, tokens)
+                out[name] = cache.get(keys[name])
+    todo = {name: spec for name, spec in sets.items() if out.get(name) is None}
+    for name, metrics in (evaluator.evaluate_sets(predictions, todo) if todo else {}).items():
+        # NaN (a TP error the devkit leaves undefined, e.g. a cone's orientation) -> None
+        out[name] = {k: None if math.isnan(v) else v for k, v in flatten_metrics(metrics).items()}
+        if name in keys:
+            cache.put(keys[name], out[name])
+    if cache is not None and len(todo) < len(sets):
+        MMLogger.get_current_instance().info(
+            f'nuScenes figures on {sorted(set(sets) - set(todo))} read from the figure cache')
+    return {name: out[name] for name in sets}
 
 
 def resolve_sets(evaluator: NuScenesSubsetEvaluator,

@@ -89,8 +89,13 @@ class Fleet:
         return request.id, added, len(tokens)
 
     # --- run -------------------------------------------------------------------------------------
-    def run(self) -> Optional[dict]:
+    def run(self, request_ids: Optional[Sequence[str]] = None) -> Optional[dict]:
         """Unlearn the pending requests from the published model; publish it if the gate passes.
+
+        Args:
+            request_ids: run only these pending requests (the others stay pending and wait for a
+                later run); None runs every pending request. A request that is not in the ledger
+                or not pending is refused before anything trains.
 
         Returns:
             None when nothing is pending, else ``{'run_id', 'request_ids', 'passed', 'verdict',
@@ -102,13 +107,30 @@ class Fleet:
                 ledger.interrupt_run(stale.id, 'the process running it stopped before it finished '
                                                '(killed or crashed); the next run redoes it')
                 self.progress(f'run {stale.id} was interrupted; its requests are pending again')
-            pending = ledger.requests('pending')
+            pending = [r.id for r in ledger.requests('pending')]
+            if request_ids is not None:
+                pending = self._pending_subset(ledger, pending, request_ids)
             if not pending:
                 self.progress('no pending request: nothing to do')
                 return None
-            outcome = self._run(ledger, [r.id for r in pending])
+            outcome = self._run(ledger, pending)
             export_audit(ledger, self.audit_dir)
             return outcome
+
+    @staticmethod
+    def _pending_subset(ledger: Ledger, pending: List[str], request_ids: Sequence[str]) -> List[str]:
+        """``request_ids`` in submission order, each checked to be a pending request of the ledger."""
+        if not request_ids:
+            raise TakedownError('run: no request id given; name one or more pending requests, or none to run them all')
+        for request_id in request_ids:
+            request = ledger.request(request_id)
+            if request is None:
+                raise TakedownError(f'run: request {request_id!r} is not in the ledger; the requests are '
+                                    f'{[r.id for r in ledger.requests()]} (tools/takedown.py list)')
+            if request.state != 'pending':
+                raise TakedownError(f'run: request {request_id!r} is {request.state}, not pending; only pending '
+                                    f'requests can be run ({pending or "none is pending"})')
+        return [request_id for request_id in pending if request_id in set(request_ids)]
 
     def _run(self, ledger: Ledger, request_ids: List[str]) -> dict:
         start = time.monotonic()

@@ -121,6 +121,46 @@ def test_missing_predictions_name_the_model(evaluator, tiny_nusc, sets):
         evaluate_models(evaluator, dict(m=dict(camera=predictions)), sets)
 
 
+def test_figure_cache_scores_each_set_once_and_follows_its_predictions(evaluator, tiny_nusc, sets, tmp_path,
+                                                                      monkeypatch):
+    predictions = dict(m=dict(camera=gt_predictions(tiny_nusc, noise=0.2, seed=3)))
+    uncached = evaluate_models(evaluator, predictions, sets)
+    scored = []
+    evaluate = NuScenesSubsetEvaluator.evaluate
+
+    def counting_evaluate(self, set_predictions, tokens):
+        scored.append(sorted(tokens))
+        return evaluate(self, set_predictions, tokens)
+
+    monkeypatch.setattr(NuScenesSubsetEvaluator, 'evaluate', counting_evaluate)
+    cache = str(tmp_path / 'cache')
+    assert evaluate_models(evaluator, predictions, sets, cache_dir=cache) == uncached
+    assert len(scored) == len(sets) and len(os.listdir(os.path.join(cache, 'figures'))) == len(sets)
+    scored.clear()
+    assert evaluate_models(evaluator, predictions, sets, cache_dir=cache) == uncached
+    assert scored == []
+
+    # one retain sample's predictions change: the sets holding it are scored again, the others read
+    changed = {mode: dict(by_token) for mode, by_token in predictions['m'].items()}
+    token = sets['retain'][0]
+    changed['camera'][token] = [dict(box, detection_score=box['detection_score'] / 2)
+                                for box in changed['camera'][token]]
+    holding = {name for name, tokens in sets.items() if token in tokens}
+    assert holding and holding != set(sets)
+    figures = evaluate_models(evaluator, dict(m=changed), sets, cache_dir=cache)
+    assert sorted(map(tuple, scored)) == sorted(tuple(sorted(sets[name])) for name in holding)
+    assert figures == evaluate_models(evaluator, dict(m=changed), sets)
+    assert all(figures['m']['camera'][name] == uncached['m']['camera'][name] for name in set(sets) - holding)
+
+    stored = os.path.join(cache, 'figures', sorted(os.listdir(os.path.join(cache, 'figures')))[0])
+    with open(stored, 'w') as f:
+        json.dump(dict(schema=0), f)
+    with pytest.raises(ValueError, match=f'{stored}: not a schema-1 figure file'):
+        # the damaged file is one of these two evaluations' sets
+        evaluate_models(evaluator, predictions, sets, cache_dir=cache)
+        evaluate_models(evaluator, dict(m=changed), sets, cache_dir=cache)
+
+
 def test_failed_write_leaves_nothing(figures, sets, tmp_path, monkeypatch):
     def broken_plot(report, path):
         raise RuntimeError('no plot')

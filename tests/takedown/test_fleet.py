@@ -223,6 +223,32 @@ def test_a_model_the_gate_fails_is_not_published_and_its_requests_stay_pending(t
         fleet.redact('req-1')
 
 
+@pytest.mark.slow
+def test_run_of_named_requests_leaves_the_other_pending_requests_waiting(tmp_path, tiny_job, capsys):
+    fleet = make_fleet(tmp_path, tiny_job)
+    fleet.submit(write_request(tmp_path, 'req-1', scenes=[tiny_job['scenes']['boston-seaport'][0]]))
+    fleet.submit(write_request(tmp_path, 'req-2', scenes=[tiny_job['scenes']['singapore-onenorth'][0]]))
+    before = ledger_state(fleet)
+    with pytest.raises(TakedownError, match=r"request 'req-9' is not in the ledger.*'req-1', 'req-2'"):
+        fleet.run(['req-9'])
+    assert takedown_tool.main(['run', '--requests', 'req-9', '--config', fleet.config.source]) == 2
+    assert "'req-9' is not in the ledger" in capsys.readouterr().err
+    assert ledger_state(fleet) == before
+    with fleet.ledger() as ledger:
+        assert ledger.runs() == []
+
+    outcome = fleet.run(['req-2'])
+    assert outcome['passed'] and outcome['request_ids'] == ['req-2'] and outcome['version'] == 1
+    with fleet.ledger() as ledger:
+        assert ledger.request('req-1').state == 'pending' and ledger.request('req-1').run_id is None
+        assert ledger.request('req-2').state == 'published'
+        assert [list(r.request_ids) for r in ledger.runs()] == [['req-2']]
+        flagged = [r for r in ledger.audit_records() if r.kind == 'publish'][0].payload['record']['flagged']
+    assert list(flagged) == ['req-2']
+    with pytest.raises(TakedownError, match="request 'req-2' is published, not pending.*req-1"):
+        fleet.run(['req-2'])
+
+
 KILLER = textwrap.dedent('''
     import os, signal, sys
     sys.path.insert(0, {tools!r})
