@@ -112,7 +112,7 @@ class PredictionCache:
 
 class FigureCache:
     """Flat nuScenes figures of sets of predictions, on disk under ``root/figures``, each file named
-    by the sha256 of what the figures are computed from (:func:`ccu_av.evaluation.report.figures_key`)."""
+    by the sha256 of what the figures are computed from (:class:`ccu_av.evaluation.report.FigureKeys`)."""
 
     def __init__(self, root: str):
         self.directory = osp.join(root, 'figures')

@@ -39,33 +39,47 @@ def evaluate_models(evaluator: NuScenesSubsetEvaluator,
 
     With ``cache_dir`` (a prediction cache's root), each set's figures are kept in a
     :class:`FigureCache` there and read back wherever the same predictions are scored on the
-    same samples again (:func:`figures_key`).
+    same samples again (:class:`FigureKeys`).
     """
-    cache = FigureCache(cache_dir) if cache_dir else None
+    figure_keys = FigureKeys(evaluator, FigureCache(cache_dir)) if cache_dir else None
     figures: Figures = {}
     for model, by_mode in predictions.items():
         figures[model] = {}
         for mode, model_predictions in by_mode.items():
             try:
-                figures[model][mode] = _figures_on_sets(evaluator, model_predictions, sets, cache)
+                figures[model][mode] = _figures_on_sets(evaluator, model_predictions, sets, figure_keys)
             except ValueError as error:
                 raise ValueError(f'model {model!r}, mode {mode!r}: {error}') from error
     return figures
 
 
-def figures_key(evaluator: NuScenesSubsetEvaluator, predictions: Predictions, tokens: Sequence[str]) -> str:
-    """sha256 of everything a set's figures follow from: the samples in their order (the devkit
-    breaks score ties by it), their predictions and centred, filtered ground truth, the
-    evaluation config, the devkit's version and this package's code."""
-    def sample_digest(boxes) -> str:
-        return hashlib.sha256(json.dumps(boxes, sort_keys=True, default=_plain).encode()).hexdigest()
+class FigureKeys:
+    """The :class:`FigureCache` of one :func:`evaluate_models` call, with what its keys share
+    computed once: the code version, the devkit's version, the evaluation config and each
+    sample's ground-truth digest."""
 
-    truth = evaluator.ground_truth(tokens)
-    described = dict(code=code_version(), devkit=importlib.metadata.version('nuscenes-devkit'),
-                     config=evaluator.config.serialize(), tokens=list(tokens),
-                     predictions=[sample_digest(predictions[t]) for t in tokens],
-                     truth=[sample_digest([box.serialize() for box in truth[t]]) for t in tokens])
-    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
+    def __init__(self, evaluator: NuScenesSubsetEvaluator, cache: FigureCache):
+        self.evaluator, self.cache = evaluator, cache
+        self.context = dict(code=code_version(), devkit=importlib.metadata.version('nuscenes-devkit'),
+                            config=evaluator.config.serialize())
+        self._truth: Dict[str, str] = {}
+
+    def key(self, prediction_digests: Mapping[str, str], tokens: Sequence[str]) -> str:
+        """sha256 of everything a set's figures follow from: the samples in their order (the devkit
+        breaks score ties by it), their predictions' and centred, filtered ground truth's digests
+        (:func:`boxes_digest`), and the context above."""
+        missing = [token for token in tokens if token not in self._truth]
+        if missing:
+            truth = self.evaluator.ground_truth(missing)
+            self._truth.update({t: boxes_digest([box.serialize() for box in truth[t]]) for t in missing})
+        described = dict(self.context, tokens=list(tokens), predictions=[prediction_digests[t] for t in tokens],
+                         truth=[self._truth[t] for t in tokens])
+        return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
+
+
+def boxes_digest(boxes: Sequence[dict]) -> str:
+    """sha256 of one sample's boxes (predictions or serialized ground truth)."""
+    return hashlib.sha256(json.dumps(boxes, sort_keys=True, default=_plain).encode()).hexdigest()
 
 
 def _plain(value):
@@ -74,23 +88,24 @@ def _plain(value):
 
 
 def _figures_on_sets(evaluator: NuScenesSubsetEvaluator, predictions: Predictions,
-                     sets: Mapping[str, Optional[SetSpec]], cache: Optional[FigureCache]
+                     sets: Mapping[str, Optional[SetSpec]], figure_keys: Optional[FigureKeys]
                      ) -> Dict[str, Dict[str, Optional[float]]]:
-    """One model's figures in one mode on every set, from ``cache`` where it has them."""
-    keys, out = {}, {}
-    if cache is not None:
+    """One model's figures in one mode on every set, from the figure cache where it has them."""
+    keys, out, digests = {}, {}, {}
+    if figure_keys is not None:
         for name, spec in sets.items():
             tokens = list(predictions) if spec is None else evaluator.resolve(spec, name)
             if all(token in predictions for token in tokens):  # else evaluate_sets names what is missing
-                keys[name] = figures_key(evaluator, predictions, tokens)
-                out[name] = cache.get(keys[name])
+                digests.update({t: boxes_digest(predictions[t]) for t in tokens if t not in digests})
+                keys[name] = figure_keys.key(digests, tokens)
+                out[name] = figure_keys.cache.get(keys[name])
     todo = {name: spec for name, spec in sets.items() if out.get(name) is None}
     for name, metrics in (evaluator.evaluate_sets(predictions, todo) if todo else {}).items():
         # NaN (a TP error the devkit leaves undefined, e.g. a cone's orientation) -> None
         out[name] = {k: None if math.isnan(v) else v for k, v in flatten_metrics(metrics).items()}
         if name in keys:
-            cache.put(keys[name], out[name])
-    if cache is not None and len(todo) < len(sets):
+            figure_keys.cache.put(keys[name], out[name])
+    if figure_keys is not None and len(todo) < len(sets):
         MMLogger.get_current_instance().info(
             f'nuScenes figures on {sorted(set(sets) - set(todo))} read from the figure cache')
     return {name: out[name] for name in sets}

@@ -130,7 +130,8 @@ class Fleet:
             if request.state != 'pending':
                 raise TakedownError(f'run: request {request_id!r} is {request.state}, not pending; only pending '
                                     f'requests can be run ({pending or "none is pending"})')
-        return [request_id for request_id in pending if request_id in set(request_ids)]
+        named = set(request_ids)
+        return [request_id for request_id in pending if request_id in named]
 
     def _run(self, ledger: Ledger, request_ids: List[str]) -> dict:
         start = time.monotonic()
