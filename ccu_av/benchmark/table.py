@@ -27,13 +27,16 @@ COLUMNS = (
     ('fusion_forget', 'fusion mAP forget'), ('fusion_retain', 'fusion mAP retain'),
     ('fusion_retain_nds', 'fusion NDS retain'), ('fusion_val_other', 'fusion mAP val-other'),
     ('fusion_val_other_nds', 'fusion NDS val-other'), ('membership', 'MIA AUC forget/val'),
-    ('wall_time_s', 'wall s'))
+    ('mean_abs_gap', 'mean abs gap'), ('wall_time_s', 'wall s'), ('time_ratio', 'time / retrain'))
 
 
 def model_figures(report: dict, name: str) -> Dict[str, Optional[float]]:
-    """The table's figures of model ``name`` of a report (report.json's content)."""
+    """The table's figures of model ``name`` of a report (report.json's content); the mean
+    absolute gap to the visual retrains and the time against theirs (the report's ``derived``
+    figures, the search's criterion) only for an unlearned model, None for the others."""
     fig = report['models'][name]['figures']
     attack = report.get('membership_inference', {}).get(name, {})
+    derived = report.get('derived', {}).get(name, {})
     return dict(
         camera_forget=fig['camera']['forget']['mAP'], radar_forget=fig['radar']['forget']['mAP'],
         fusion_forget=fig['fusion']['forget']['mAP'], fusion_retain=fig['fusion']['retain']['mAP'],
@@ -41,7 +44,9 @@ def model_figures(report: dict, name: str) -> Dict[str, Optional[float]]:
         fusion_val_other=fig['fusion']['val_other']['mAP'],
         fusion_val_other_nds=fig['fusion']['val_other']['NDS'],
         membership=attack.get('forget_vs_val_same_auc', attack.get('forget_vs_val_auc')),
-        wall_time_s=report['models'][name].get('wall_time_s'))
+        mean_abs_gap=derived.get('mean_abs_gap_to_visual_retrain'),
+        wall_time_s=report['models'][name].get('wall_time_s'),
+        time_ratio=derived.get('time_vs_visual_retrain'))
 
 
 def _mean_std(values: Sequence[float]):

@@ -18,7 +18,8 @@ offers them can be unlearned, ours (:class:`CamRadarBEVFusion`) or a user's:
     branches again.
 ``head_forward(fused_feats) -> dict``
     The head's dense outputs on ``fused`` features, differentiable: ``heatmap``: (B, K, Y', X')
-    class logits (before the sigmoid, K classes); ``regression``: (B, R, Y', X') the box
+    class logits (before the sigmoid, K classes, channel ``k`` that of the samples' label ``k``:
+    CCU's object matching reads an object's own class); ``regression``: (B, R, Y', X') the box
     regression maps (R may be 0). They are what ``head_loss`` and ``head_predict`` decode, so a
     method can distil or compare the head's outputs of two models cell by cell.
 ``head_loss(fused_feats, batch_data_samples) -> dict``

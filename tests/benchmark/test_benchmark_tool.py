@@ -82,6 +82,12 @@ def test_the_suite_runs_from_one_command_and_a_rerun_reads_every_cache(tmp_path)
     # membership compares with the validation samples of the flagged location
     report = json.loads(Path(record['report']).read_text())
     assert report['membership_inference']['ccu']['num_val_same'] > 0
+    # the method's row carries the search's criterion and its time against the retrains'; the others none
+    (ccu,) = [r for r in rows if r['model'] == 'ccu']
+    assert ccu['mean_abs_gap'] == report['derived']['ccu']['mean_abs_gap_to_visual_retrain'] > 0
+    walls = [record['models'][f'visual_retrain_seed{s}']['wall_time_s'] for s in (0, 1)]
+    assert ccu['time_ratio'] == pytest.approx(ccu['wall_time_s'] / (sum(walls) / 2))
+    assert all(r['mean_abs_gap'] is None and r['time_ratio'] is None for r in rows if r['model'] != 'ccu')
     table = (bench / 'benchmark.md').read_text()
     assert '| boston | ccu |' in table and '| boston | visual_retrain_seed1 |' in table
     # the fleet's verification gate beside the retrain-based judgement, for every model

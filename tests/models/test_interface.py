@@ -4,6 +4,8 @@ import torch
 from mmengine.structures import InstanceData
 from torch import nn
 
+from mmdet3d.structures import LiDARInstance3DBoxes
+
 from ccu_av.models import ModalFusionDetector, ModalityMixin, check_modal_interface, use_modality
 from model_fixtures import make_batch, tiny_detector, tiny_model_cfg
 
@@ -164,3 +166,20 @@ def test_use_modality_restores_after_an_error():
     assert model.modality == 'fusion'
     with pytest.raises(ValueError, match='modality must be one of'):
         model.modality = 'thermal'
+
+
+def test_camradar_bevfusion_heatmap_channel_k_is_the_class_of_label_k():
+    """Object matching reads an object's own class channel: the head's heatmap targets of an
+    object of label ``l`` peak in channel ``l`` of ``head_forward``'s concatenation, whichever
+    task holds it (mmdet3d's CenterHead indexes its tasks' concatenated class names by label)."""
+    model = tiny_detector().eval()
+    num_classes = sum(len(t['class_names']) for t in tiny_model_cfg()['bbox_head']['tasks'])
+    for label in range(num_classes):
+        gt = InstanceData(bboxes_3d=LiDARInstance3DBoxes(
+            torch.tensor([[2.0, 3.0, -1.0, 2.0, 2.0, 1.5, 0.0, 0.0, 0.0]]), box_dim=9),
+                          labels_3d=torch.tensor([label]))
+        heatmaps = model.bbox_head.get_targets([gt])[0]  # per task: (1, classes of the task, Y, X)
+        target = torch.cat(heatmaps, 1)[0]
+        assert target.shape[0] == num_classes
+        peaks = target.flatten(1).max(1).values
+        assert peaks[label] == 1 and (peaks > 0).sum() == 1, (label, peaks)

@@ -224,7 +224,9 @@ class CamRadarBEVFusion(ModalityMixin, Base3DDetector):
 
     def head_forward(self, fused_feats: Tensor) -> Dict[str, Tensor]:
         """CenterHead's dense outputs, its tasks concatenated in their order: ``heatmap``
-        (B, K, Y, X) class logits (K the classes of all tasks), ``regression`` (B, T * R, Y, X)
+        (B, K, Y, X) class logits (K the classes of all tasks; mmdet3d's CenterHead trains the
+        ``l``-th class of its tasks' concatenated ``class_names`` on label ``l``, so channel
+        ``k`` is label ``k``'s), ``regression`` (B, T * R, Y, X)
         each task's ``common_heads`` maps (reg, height, dim, rot, vel: R = 10)."""
         tasks = [levels[0] for levels in self.bbox_head([fused_feats])]  # one dict per task
         heatmap = torch.cat([task['heatmap'] for task in tasks], 1)

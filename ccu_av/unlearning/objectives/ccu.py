@@ -95,6 +95,16 @@ class CCU(UnlearningObjective):
             of looks the retain set lacks, whose losses the other forget terms raise, with
             ordinary ones; per batch, the first hide the second's shortfall. Costs one camera
             pass per forget sample instead of one per batch.
+        w_object_match: (a) each forget sample's camera-only confidence at its own objects is
+            lowered to the level the original has at the objects of held-out samples of the
+            same locations, and no further: ``mean_b max(0, nu - log C_b)``, ``C_b`` the mean over
+            sample ``b``'s objects of ``softplus(-h)``, ``h`` the head's camera-only heatmap
+            logit of the object's class pooled over its BEV footprint (``head_forward``), and
+            ``nu`` the original's mean ``log C`` over held-out samples (the same pre-pass as
+            ``w_forget_match``). The detection losses that ``w_forget_match`` reads average the
+            whole heatmap, background cells included, and can reach their held-out level while
+            the camera still finds the memorised objects; this term reads what mAP reads.
+            Per sample at no extra cost (one head pass on the camera-alone features per batch).
     """
 
     def __init__(self,
@@ -116,7 +126,8 @@ class CCU(UnlearningObjective):
                  support_quantile: Optional[float] = None,
                  min_forget_weight: float = 0.0,
                  w_forget_match: float = 0.0,
-                 match_per_sample: bool = False):
+                 match_per_sample: bool = False,
+                 w_object_match: float = 0.0):
         super().__init__()
         if temperature <= 0:
             raise ValueError(f'temperature must be positive, got {temperature}')
@@ -127,7 +138,7 @@ class CCU(UnlearningObjective):
         self.support_quantile = support_quantile
         self.min_forget_weight = float(min_forget_weight)
         self.prepass_reads_retain = support_quantile is not None
-        self.prepass_reads_holdout = w_forget_match > 0
+        self.prepass_reads_holdout = w_forget_match > 0 or w_object_match > 0
         self.match_per_sample = bool(match_per_sample)
         self.has_prepass = self.prepass_reads_retain or self.prepass_reads_holdout
         # per forget sample: token key (support.token_key) and weight, filled by the pre-pass
@@ -135,20 +146,22 @@ class CCU(UnlearningObjective):
         self.register_buffer('forget_weights', torch.zeros(0))
         # per camera-only loss (in name order): the original's mean log loss on held-out batches
         self.register_buffer('match_targets', torch.zeros(0))
+        # (1,): the original's mean log camera-only object nll on held-out samples
+        self.register_buffer('object_match_target', torch.zeros(0))
         self.pooler = BoxPooler(point_cloud_range)
         self.temperature = temperature
         self.w = dict(detection=w_detection, unlearn=w_unlearn, spread=w_spread, camera_forget=w_camera_forget,
                       image_forget=w_image_forget, image_retain=w_image_retain, radar_embedding=w_radar_embedding, radar_bev=w_radar_bev,
                       radar_detection=w_radar_detection, retain_structure=w_retain_structure,
                       separation=w_separation, retain_features=w_retain_features, forget_fusion=w_forget_fusion,
-                      forget_match=w_forget_match)
+                      forget_match=w_forget_match, object_match=w_object_match)
         negative = {k: v for k, v in self.w.items() if v < 0}
         if negative:
             raise ValueError(f'CCU weights must be >= 0, got {negative}')
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # the pre-pass's buffers have one entry per forget sample: take the checkpoint's size
-        for name in ('forget_keys', 'forget_weights', 'match_targets'):
+        for name in ('forget_keys', 'forget_weights', 'match_targets', 'object_match_target'):
             if prefix + name in state_dict:
                 setattr(self, name, torch.empty_like(state_dict[prefix + name]))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
@@ -160,13 +173,28 @@ class CCU(UnlearningObjective):
         """Each forget sample's weight from the retain set's support (``support_quantile``): the
         teacher's look of each camera image of a forget sample against those of the retain
         samples' images of the same camera in other scenes; and the held-out level of each
-        camera-only loss (``w_forget_match``)."""
+        camera-only loss (``w_forget_match``) and of the camera's confidence at objects
+        (``w_object_match``)."""
         if self.prepass_reads_holdout:
             if holdout_batches is None:
-                raise ValueError('CCU with w_forget_match needs held-out batches in its pre-pass')
-            if self.match_per_sample:
-                holdout_batches = (one for batch in holdout_batches for one in _single_samples(batch))
-            self.match_targets = _held_out_levels(teacher, holdout_batches).to(self.match_targets.device)
+                raise ValueError('CCU with w_forget_match or w_object_match needs held-out batches in its pre-pass')
+            loss_logs, object_logs = [], []  # one pass over the held-out batches, which may be many
+            for batch in holdout_batches:
+                if self._on('forget_match'):
+                    parts = _single_samples(batch) if self.match_per_sample else [batch]
+                    loss_logs += [_camera_log_losses(teacher, part)[1] for part in parts]
+                if self._on('object_match'):
+                    object_logs.append(self._object_log_nlls(teacher, batch))
+            if self._on('forget_match'):
+                if not loss_logs:
+                    raise ValueError('CCU pre-pass: there are no held-out samples to measure the camera-only losses on')
+                self.match_targets = torch.stack(loss_logs).mean(0).cpu().to(self.match_targets.device)
+            if self._on('object_match'):
+                logs = torch.cat(object_logs) if object_logs else torch.zeros(0)
+                if not logs.numel():
+                    raise ValueError('CCU pre-pass: there are no held-out samples with objects to measure '
+                                     "the camera's confidence at objects on (w_object_match)")
+                self.object_match_target = logs.mean().reshape(1).cpu().to(self.object_match_target.device)
         if self.support_quantile is None:
             for _ in forget_batches:  # the forget set is read, and must not be empty, either way
                 return
@@ -210,6 +238,26 @@ class CCU(UnlearningObjective):
             raise RuntimeError(f'CCU forget_match: {len(names)} camera-only losses {names} but '
                                f'{self.match_targets.numel()} held-out levels from the pre-pass')
         return (self.match_targets.to(logs.device) - logs).clamp(min=0)
+
+    def _object_log_nll(self, model: nn.Module, camera_alone: Tensor, samples: List) -> Tuple[Tensor, Tensor]:
+        """(B,) ``log C_b`` (``w_object_match``) of each sample from its camera-alone fused
+        features, and (B,) whether the sample has an object on the head's grid (else 0)."""
+        heatmap = model.head_forward(camera_alone)['heatmap']  # (B, K, Y, X) class logits
+        objects = gt_objects(samples)
+        keep = self.pooler.kept(objects, *heatmap.shape[-2:])
+        logits = self.pooler(heatmap, objects)  # (K', classes): mean logit over each footprint
+        nll = nn.functional.softplus(-logits.gather(1, objects.labels[keep][:, None]).squeeze(1))
+        idx, B = objects.sample_idx[keep], len(samples)
+        total = nll.new_zeros(B).index_add(0, idx, nll)
+        count = nll.new_zeros(B).index_add(0, idx, torch.ones_like(nll))
+        has = count > 0
+        return torch.where(has, torch.log(total / count.clamp(min=1) + LOSS_EPS), torch.zeros_like(total)), has
+
+    def _object_log_nlls(self, model: nn.Module, batch: Batch) -> Tensor:
+        """``log C_b`` of ``model`` (camera only) for each sample of ``batch`` that has objects."""
+        camera = modal_feats(model, batch['inputs'], batch['data_samples'], 'camera')['fused']
+        log_nll, has = self._object_log_nll(model, camera, batch['data_samples'])
+        return log_nll[has].cpu()
 
     def _on(self, *terms: str) -> bool:
         return any(self.w[t] > 0 for t in terms)
@@ -264,7 +312,7 @@ class CCU(UnlearningObjective):
             out['loss_retain_structure'] = self.w['retain_structure'] * L.anchored_supcon(
                 z_r, y_r, t_cam_r, self.temperature)
         if self._on('unlearn', 'spread', 'camera_forget', 'image_forget', 'radar_embedding', 'radar_bev',
-                    'radar_detection', 'separation', 'forget_fusion', 'forget_match'):
+                    'radar_detection', 'separation', 'forget_fusion', 'forget_match', 'object_match'):
             out.update(self._forget_terms(student, teacher, forget, t_cam_r, y_r))
         return out
 
@@ -286,8 +334,9 @@ class CCU(UnlearningObjective):
                 z_f, t_cam_f, y_f, protos, proto_labels, self.temperature, w_o)
         if self._on('spread'):
             out['loss_spread'] = self.w['spread'] * L.spread_preservation(z_f, t_cam_f, w_o)
+        camera_alone = self._alone(student, s_f, 'camera') if self._on('camera_forget', 'object_match') else None
         if self._on('camera_forget'):
-            camera_alone, empty = self._alone(student, s_f, 'camera'), without_objects(samples)
+            empty = without_objects(samples)
             if w_s is None:
                 camera_forget = sum_head_losses(student.head_loss(camera_alone, empty))
             else:
@@ -306,6 +355,14 @@ class CCU(UnlearningObjective):
             shortfall = torch.stack([self._match_shortfall(student, part) for part in parts]).mean(0)
             out['loss_forget_match'] = self.w['forget_match'] * shortfall.sum()
             out['ccu_forget_match_shortfall'] = shortfall.detach().mean()
+        if self._on('object_match'):
+            if self.object_match_target.numel() != 1:
+                raise RuntimeError('CCU object_match: no held-out level; the pre-pass (UnlearningHook) sets it')
+            log_nll, has = self._object_log_nll(student, camera_alone, samples)
+            shortfall = (self.object_match_target.to(log_nll.device) - log_nll).clamp(min=0)[has]
+            out['loss_object_match'] = self.w['object_match'] * (
+                shortfall.mean() if shortfall.numel() else log_nll.sum() * 0)
+            out['ccu_object_match_shortfall'] = out['loss_object_match'].detach() / self.w['object_match']
         if self._on('separation'):
             out['loss_separation'] = self.w['separation'] * L.separation(z_f, t_cam_f, t_cam_r, w_o)
         if self._on('radar_embedding'):
@@ -345,15 +402,6 @@ def _camera_log_losses(model: nn.Module, batch: Batch) -> Tuple[List[str], Tenso
     (``interface.camera_losses``, name order)."""
     losses = camera_losses(model, batch['inputs'], batch['data_samples'])
     return list(losses), torch.stack([torch.log(v + LOSS_EPS) for v in losses.values()])
-
-
-def _held_out_levels(model: nn.Module, batches: Iterable[Batch]) -> Tensor:
-    """(K,) the mean over ``batches`` of ``log(L_k + eps)`` of each of ``model``'s camera-only
-    losses (``_camera_log_losses``)."""
-    logs = [_camera_log_losses(model, b)[1] for b in batches]
-    if not logs:
-        raise ValueError('CCU pre-pass: there are no held-out samples to measure the camera-only losses on')
-    return torch.stack(logs).mean(0).cpu()
 
 
 def _image_looks(model: nn.Module, batches: Iterable[Batch]) -> dict:
