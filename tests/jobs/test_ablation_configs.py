@@ -24,8 +24,8 @@ TRAIN_SHARED = 'ccu_train_shared.py'
 RADAR_RETENTION = {'w_radar_embedding', 'w_radar_bev', 'w_radar_detection'}
 # off in the main job: nothing to switch off (w_image_retain: searched on the development
 # takedown and not adopted; w_image_forget: on from session 10, off since session 17's search;
-# docs/results.md)
-OFF_IN_MAIN_JOB = {'w_image_retain', 'w_image_forget'}
+# w_object_match: added in session 19, searched on the development takedown; docs/results.md)
+OFF_IN_MAIN_JOB = {'w_image_retain', 'w_image_forget', 'w_object_match'}
 WEIGHTS = [name for name in inspect.signature(CCU).parameters if name.startswith('w_')]
 DEFAULTS = {k: p.default for k, p in inspect.signature(CCU).parameters.items() if k.startswith('w_')}
 
