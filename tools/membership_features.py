@@ -13,8 +13,9 @@ above: the flagged samples are fitted better, as training members are).
 
 also gives, for every model, the attack's forget-vs-``val_same`` AUC of the flagged samples of
 those scenes alone and of the other flagged samples alone (the attack as the report fits it, on
-retain against validation): a takedown that mixes a private site with ordinary scenes can miss
-membership on each part in opposite directions and still look right as a whole.
+retain against validation), and each part's camera-only and fusion mAP (the report's
+predictions, read from the prediction cache): a takedown that mixes a private site with ordinary
+scenes can miss on each part in opposite directions and still look right as a whole.
 """
 import argparse
 
@@ -35,6 +36,7 @@ def main(argv=None) -> dict:
     from ccu_av.benchmark.suite import SuiteTakedown
     from ccu_av.datasets.takedown_selection import records_from_info_file
     from ccu_av.evaluation.membership import collect_membership_features, membership_attack, roc_auc
+    from ccu_av.evaluation.modal_eval import evaluate_modes
     from ccu_av.jobs import steps
     from ccu_av.jobs.config import detector_config
     from ccu_av.utils.cli import user_errors
@@ -68,14 +70,22 @@ def main(argv=None) -> dict:
             auc=roc_auc(-np.r_[rows['forget'][:, i], rows['val_same'][:, i]], labels),
             **{f'mean_{s}': float(rows[s][:, i].mean()) for s in rows}) for i, feature in enumerate(names)}
         if parts:
+            # the attack as the report fits it: the job's membership_kwargs (folds, l2, seed, scenes as groups)
+            kwargs = dict(cfg.job.get('membership_kwargs') or {})
+            by_scene = kwargs.pop('group_by_scene', True)
             comparison = np.array([t in set(sets['val_same']) for t in sets['val']])
             fit = [np.stack([by_token[t][1] for t in sets[s]]) for s in ('retain', 'val')]
-            groups = [[by_token[t][0] for t in sets[s]] for s in ('retain', 'val')]
+            groups = [[by_token[t][0] if by_scene else t for t in sets[s]] for s in ('retain', 'val')]
             for part, part_tokens in parts.items():
                 if part_tokens:
                     figures = membership_attack(fit[0], fit[1], np.stack([by_token[t][1] for t in part_tokens]),
-                                                groups[0], groups[1], comparison=comparison)
+                                                groups[0], groups[1], comparison=comparison, **kwargs)
                     out[name][part] = dict(auc=figures['forget_vs_val_same_auc'], samples=len(part_tokens))
+            maps = evaluate_modes(detector_config(cfg), model['checkpoint'], {p: t for p, t in parts.items() if t},
+                                  modes=('camera', 'fusion'), cache_dir=steps.prediction_cache_dir(cfg))
+            for part in out[name]:
+                if part in parts:
+                    out[name][part].update({f'{mode}_mAP': maps[mode][part]['mAP'] for mode in maps})
     features = [f for f in next(iter(out.values())) if f not in ('named scenes', 'other flagged')]
     print('| model | ' + ' | '.join(f'{f}: AUC, mean forget / val_same' for f in features) + ' |')
     print('|---|' + '---|' * len(features))
@@ -83,10 +93,13 @@ def main(argv=None) -> dict:
         print(f'| {name} | ' + ' | '.join(f"{by_feature[f]['auc']:.3f}, {by_feature[f]['mean_forget']:.2f} / "
                                           f"{by_feature[f]['mean_val_same']:.2f}" for f in features) + ' |')
     if parts:
-        print('\n| model | attack AUC vs val_same: ' + ' | '.join(f'{p} ({len(t)} samples)' for p, t in parts.items()) + ' |')
+        print('\n| model | ' + ' | '.join(f'{p} ({len(t)} samples): attack AUC vs val_same, camera mAP, fusion mAP'
+                                      for p, t in parts.items()) + ' |')
         print('|---|' + '---|' * len(parts))
         for name, by_feature in out.items():
-            print(f'| {name} | ' + ' | '.join(f"{by_feature[p]['auc']:.3f}" if p in by_feature else '-' for p in parts) + ' |')
+            print(f'| {name} | ' + ' | '.join(
+                f"{by_feature[p]['auc']:.3f}, {by_feature[p]['camera_mAP']:.3f}, {by_feature[p]['fusion_mAP']:.3f}"
+                if p in by_feature else '-' for p in parts) + ' |')
     return out
 
 

@@ -1,6 +1,7 @@
 """tools/benchmark.py end to end on a tiny suite of the tiny synthetic dataset (in a process of
 its own: run in the test process it left state that made a later 2-process gloo test hang), and
 the targets."""
+import ast
 import csv
 import io
 import json
@@ -102,6 +103,19 @@ def test_the_suite_runs_from_one_command_and_a_rerun_reads_every_cache(tmp_path)
     _benchmark(args, wrapper=NO_TRAINING)
     again = json.loads((bench / 'benchmark.json').read_text())
     assert again['rows'] == rows and again['gate'] == out['gate']
+    # the attack's features and each part's figures of a record, split by named scenes; an unknown
+    # scene is named with the flagged ones
+    tool = [sys.executable, str(ROOT / 'tools' / 'membership_features.py'), str(bench / 'boston' / 'record-ccu.json'),
+            '--scenes']
+    refused = subprocess.run(tool + ['scene-none'], cwd=str(ROOT), capture_output=True, text=True)
+    assert refused.returncode == 2 and "--scenes ['scene-none']: not flagged scenes" in refused.stderr
+    flagged = ast.literal_eval(refused.stderr.rsplit('it has ', 1)[1].strip().splitlines()[0])
+    split = subprocess.run(tool + [flagged[0]], cwd=str(ROOT), capture_output=True, text=True,
+                           env=dict(os.environ, OMP_NUM_THREADS='1'))
+    assert split.returncode == 0, split.stderr[-3000:]
+    part_rows = [line for line in split.stdout.splitlines() if line.startswith('| ccu |')]
+    # AUC, camera mAP and fusion mAP of each part that has samples ('-' for an empty part)
+    assert len(part_rows) == 2 and part_rows[1].count(',') == (4 if len(flagged) > 1 else 2)
     # the table of the records alone, and a takedown without a record is named
     (bench / 'benchmark.md').unlink()
     _benchmark(args + ['--from-records'], wrapper=NO_TRAINING)
