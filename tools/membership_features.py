@@ -13,13 +13,17 @@ above: the flagged samples are fitted better, as training members are).
 
 also gives, for every model, the attack's forget-vs-``val_same`` AUC of the flagged samples of
 those scenes alone and of the other flagged samples alone (the attack as the report fits it, on
-retain against validation), and each part's camera-only and fusion mAP (the report's
-predictions, read from the prediction cache): a takedown that mixes a private site with ordinary
+retain against validation), and each part's camera-only and fusion mAP, mATE and mASE (the
+report's predictions, read from the prediction cache: how many boxes are found and how well they
+are placed and sized): a takedown that mixes a private site with ordinary
 scenes can miss on each part in opposite directions and still look right as a whole.
 """
 import argparse
 
 import numpy as np
+
+# each part's nuScenes figures, camera-only and fusion: how well and where the boxes are found
+PART_FIGURES = ('mAP', 'mATE', 'mASE')
 
 
 def parse_args(argv=None):
@@ -85,7 +89,7 @@ def main(argv=None) -> dict:
                                   modes=('camera', 'fusion'), cache_dir=steps.prediction_cache_dir(cfg))
             for part in out[name]:
                 if part in parts:
-                    out[name][part].update({f'{mode}_mAP': maps[mode][part]['mAP'] for mode in maps})
+                    out[name][part].update({f'{mode}_{k}': maps[mode][part][k] for mode in maps for k in PART_FIGURES})
     features = [f for f in next(iter(out.values())) if f not in ('named scenes', 'other flagged')]
     print('| model | ' + ' | '.join(f'{f}: AUC, mean forget / val_same' for f in features) + ' |')
     print('|---|' + '---|' * len(features))
@@ -93,12 +97,13 @@ def main(argv=None) -> dict:
         print(f'| {name} | ' + ' | '.join(f"{by_feature[f]['auc']:.3f}, {by_feature[f]['mean_forget']:.2f} / "
                                           f"{by_feature[f]['mean_val_same']:.2f}" for f in features) + ' |')
     if parts:
-        print('\n| model | ' + ' | '.join(f'{p} ({len(t)} samples): attack AUC vs val_same, camera mAP, fusion mAP'
+        columns = [f'{mode} {k}' for mode in ('camera', 'fusion') for k in PART_FIGURES]
+        print('\n| model | ' + ' | '.join(f'{p} ({len(t)} samples): attack AUC vs val_same, ' + ', '.join(columns)
                                       for p, t in parts.items()) + ' |')
         print('|---|' + '---|' * len(parts))
         for name, by_feature in out.items():
             print(f'| {name} | ' + ' | '.join(
-                f"{by_feature[p]['auc']:.3f}, {by_feature[p]['camera_mAP']:.3f}, {by_feature[p]['fusion_mAP']:.3f}"
+                ', '.join([f"{by_feature[p]['auc']:.3f}"] + [f"{by_feature[p][c.replace(' ', '_')]:.3f}" for c in columns])
                 if p in by_feature else '-' for p in parts) + ' |')
     return out
 

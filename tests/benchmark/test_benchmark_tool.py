@@ -114,8 +114,8 @@ def test_the_suite_runs_from_one_command_and_a_rerun_reads_every_cache(tmp_path)
                            env=dict(os.environ, OMP_NUM_THREADS='1'))
     assert split.returncode == 0, split.stderr[-3000:]
     part_rows = [line for line in split.stdout.splitlines() if line.startswith('| ccu |')]
-    # AUC, camera mAP and fusion mAP of each part that has samples ('-' for an empty part)
-    assert len(part_rows) == 2 and part_rows[1].count(',') == (4 if len(flagged) > 1 else 2)
+    # AUC and camera and fusion mAP, mATE, mASE of each part that has samples ('-' for an empty part)
+    assert len(part_rows) == 2 and part_rows[1].count(',') == (12 if len(flagged) > 1 else 6)
     # the table of the records alone, and a takedown without a record is named
     (bench / 'benchmark.md').unlink()
     _benchmark(args + ['--from-records'], wrapper=NO_TRAINING)
