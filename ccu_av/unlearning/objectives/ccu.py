@@ -102,9 +102,11 @@ class CCU(UnlearningObjective):
             logit of the object's class pooled over its BEV footprint (``head_forward``), and
             ``nu`` the original's mean ``log C`` over held-out samples (the same pre-pass as
             ``w_forget_match``). The detection losses that ``w_forget_match`` reads average the
-            whole heatmap, background cells included, and can reach their held-out level while
-            the camera still finds the memorised objects; this term reads what mAP reads.
-            Per sample at no extra cost (one head pass on the camera-alone features per batch).
+            whole heatmap, background cells included; this term reads the confidence at the true
+            objects, one of the two things mAP reads (where the boxes go is the other). Per
+            sample at no extra cost (one head pass on the camera-alone features per batch). On
+            the development takedown it found little to do (``docs/results.md``, session 19):
+            off in the main job.
     """
 
     def __init__(self,
