@@ -27,13 +27,14 @@ COLUMNS = (
     ('fusion_forget', 'fusion mAP forget'), ('fusion_retain', 'fusion mAP retain'),
     ('fusion_retain_nds', 'fusion NDS retain'), ('fusion_val_other', 'fusion mAP val-other'),
     ('fusion_val_other_nds', 'fusion NDS val-other'), ('membership', 'MIA AUC forget/val'),
-    ('mean_abs_gap', 'mean abs gap'), ('wall_time_s', 'wall s'), ('time_ratio', 'time / retrain'))
+    ('mean_abs_gap', 'mean abs gap'), ('wall_time_s', 'wall s'), ('time_ratio', 'time / retrains\' mean'))
 
 
 def model_figures(report: dict, name: str) -> Dict[str, Optional[float]]:
     """The table's figures of model ``name`` of a report (report.json's content); the mean
-    absolute gap to the visual retrains and the time against theirs (the report's ``derived``
-    figures, the search's criterion) only for an unlearned model, None for the others."""
+    absolute gap to the visual retrains and the time against their mean (the report's ``derived``
+    figures: the search's criterion, and the time the report states; the ``time`` target is
+    against the first seed's) only for an unlearned model, None for the others."""
     fig = report['models'][name]['figures']
     attack = report.get('membership_inference', {}).get(name, {})
     derived = report.get('derived', {}).get(name, {})

@@ -3,7 +3,7 @@
 # sample's own objects lowered to the original's level on held-out samples of their places, beside
 # the loss-level forget match of session 17 or instead of it. Every setting names the weights it is
 # about, so that it means the same whatever the main config holds. match1_noimage is the main config
-# before session 19 (session 17's match1_noimage), rerun here so that every row comes from the same
+# (session 17's choice, kept by this search), rerun here so that every row comes from the same
 # original and retrains.
 method = 'configs/unlearn/ccu_bevfusion.py'
 settings = {

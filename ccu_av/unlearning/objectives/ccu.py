@@ -190,13 +190,13 @@ class CCU(UnlearningObjective):
             if self._on('forget_match'):
                 if not loss_logs:
                     raise ValueError('CCU pre-pass: there are no held-out samples to measure the camera-only losses on')
-                self.match_targets = torch.stack(loss_logs).mean(0).cpu().to(self.match_targets.device)
+                self.match_targets = torch.stack(loss_logs).mean(0).to(self.match_targets.device)
             if self._on('object_match'):
                 logs = torch.cat(object_logs) if object_logs else torch.zeros(0)
                 if not logs.numel():
                     raise ValueError('CCU pre-pass: there are no held-out samples with objects to measure '
                                      "the camera's confidence at objects on (w_object_match)")
-                self.object_match_target = logs.mean().reshape(1).cpu().to(self.object_match_target.device)
+                self.object_match_target = logs.mean().reshape(1).to(self.object_match_target.device)
         if self.support_quantile is None:
             for _ in forget_batches:  # the forget set is read, and must not be empty, either way
                 return
